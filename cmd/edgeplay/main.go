@@ -1,0 +1,192 @@
+// Command edgeplay runs the edgeplay roles: `up` runs everything in one process (embedded NATS,
+// matchmaker, a session host with the demo game, and the gateway); `gateway`, `matchmaker` and
+// `host` run one role each against an external NATS.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/game/demo"
+	"github.com/edgeplay/edgeplay/internal/app"
+	"github.com/edgeplay/edgeplay/session"
+)
+
+var version = "dev"
+
+const usage = `edgeplay — cloud-gaming session server
+
+Usage:
+  edgeplay up         [flags]   run everything in one process (embedded NATS)
+  edgeplay gateway    [flags]   run a gateway (web client, player websocket)
+  edgeplay matchmaker [flags]   run a matchmaker replica
+  edgeplay host       [flags]   run a session host
+  edgeplay version
+
+Run "edgeplay <command> -h" for the flags of a command.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "edgeplay:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("edgeplay "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		natsURL   = fs.String("nats", "", "NATS server URLs, comma-separated (gateway, matchmaker, host); `up` embeds one when empty")
+		addr      = fs.String("addr", ":8080", "gateway HTTP listen address (up, gateway)")
+		dataDir   = fs.String("data", "", "embedded NATS JetStream directory (up); empty = temporary")
+		natsPort  = fs.Int("nats-port", -1, "embedded NATS client port on 127.0.0.1 (up); -1 = random")
+		hostID    = fs.String("id", "", "host id (host); default: the machine's hostname")
+		region    = fs.String("region", "local", "data center id of the host (up, host)")
+		slots     = fs.Int("slots", 4, "concurrent sessions per host (up, host)")
+		udpAddr   = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
+		publicIP  = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")
+		encName   = fs.String("encoder", "auto", "H.264 encoder: auto, libx264, h264_nvenc, h264_vaapi (up, host)")
+		bitrate   = fs.Int("bitrate", 0, "video bitrate in kbit/s (up, host); 0 = encoder default")
+		size      = fs.String("size", "1280x720", "video size (up, host)")
+		fps       = fs.Int("fps", 60, "frames per second (up, host)")
+		idle      = fs.Duration("idle-timeout", 10*time.Minute, "end sessions without input for this long (up, host)")
+		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat = fs.String("log-format", "text", "text or json")
+	)
+	switch cmd {
+	case "version", "-v", "--version":
+		fmt.Println("edgeplay", version)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return nil
+	case "up", "gateway", "matchmaker", "host":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	log, err := newLogger(*logLevel, *logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+
+	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log}
+	hostCfg := func(id string) (session.Config, error) {
+		w, h, err := parseSize(*size)
+		if err != nil {
+			return session.Config{}, err
+		}
+		var ips []string
+		if *publicIP != "" {
+			ips = strings.Split(*publicIP, ",")
+		}
+		return session.Config{
+			ID: id, Region: *region, Slots: *slots,
+			Games:  map[string]game.Factory{"demo": demo.Factory},
+			Width:  w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName,
+			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, Version: version,
+		}, nil
+	}
+	switch cmd {
+	case "up":
+		hc, err := hostCfg("host-1")
+		if err != nil {
+			return err
+		}
+		cfg.GatewayAddr, cfg.Matchmaker, cfg.Hosts = *addr, true, []session.Config{hc}
+	case "gateway":
+		cfg.GatewayAddr = *addr
+	case "matchmaker":
+		cfg.Matchmaker = true
+	case "host":
+		id := *hostID
+		if id == "" {
+			hn, _ := os.Hostname()
+			id = strings.ToLower(strings.ReplaceAll(hn, ".", "-"))
+		}
+		hc, err := hostCfg(id)
+		if err != nil {
+			return err
+		}
+		cfg.Hosts = []session.Config{hc}
+	}
+	if cmd != "up" && cfg.NATSURL == "" {
+		return errors.New("--nats is required (e.g. --nats nats://127.0.0.1:4222)")
+	}
+	return serve(cfg, log)
+}
+
+func serve(cfg app.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if u := a.URL(); u != "" {
+		log.Info("edgeplay is running", "url", u)
+		fmt.Fprintf(os.Stdout, "\n  edgeplay is running: open %s and press Play (Ctrl-C to stop)\n\n", u)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-a.ServeErr():
+	}
+	stop() // a second Ctrl-C kills the process the default way
+	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	if err := a.Close(sctx); err != nil {
+		return errors.Join(serveErr, err)
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+func parseSize(s string) (int, int, error) {
+	var w, h int
+	if _, err := fmt.Sscanf(s, "%dx%d", &w, &h); err != nil {
+		return 0, 0, fmt.Errorf("--size %q: want WIDTHxHEIGHT, e.g. 1280x720", s)
+	}
+	return w, h, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

@@ -1,0 +1,69 @@
+// Package game is the contract between a session host and a game instance: frames out, input
+// in, start and stop. The built-in demo game (game/demo) implements it in-process; the studio
+// SDK will implement it for games that run as their own process.
+package game
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/edgeplay/edgeplay/input"
+)
+
+// Config describes what the host asks of a game instance.
+type Config struct {
+	Width, Height int // pixels; both even, > 0
+	FPS           int // frames per second, > 0
+}
+
+// Game is one running game instance, owned by one session.
+type Game interface {
+	// Run renders frames at the game's own pace until ctx is done, handing each finished frame
+	// to sink. sink never blocks; ownership of the frame passes to the sink, which calls
+	// Frame.Release when it is done with it. Run returns nil when ctx ends.
+	Run(ctx context.Context, sink func(*Frame)) error
+	// Input delivers one player input event. Safe for concurrent use; never blocks.
+	Input(ev input.Event)
+}
+
+// Factory creates a game instance.
+type Factory func(Config) (Game, error)
+
+// Frame is one rendered picture in 8-bit RGBA, row-major.
+type Frame struct {
+	Width, Height int
+	Stride        int    // bytes per row
+	Pix           []byte // len >= Stride*Height
+	Seq           uint64 // frame number, from 1
+	Ready         time.Time
+	InputSeq      uint32 // the last input sequence number applied before this frame was rendered
+	pool          *FramePool
+}
+
+// Release hands the frame back to its pool. The caller must not touch it afterwards.
+func (f *Frame) Release() {
+	if f != nil && f.pool != nil {
+		f.pool.p.Put(f)
+	}
+}
+
+// FramePool recycles frame buffers of one size so that rendering at 60 fps allocates nothing.
+type FramePool struct {
+	w, h int
+	p    sync.Pool
+}
+
+// NewFramePool returns a pool of w×h RGBA frames.
+func NewFramePool(w, h int) *FramePool {
+	fp := &FramePool{w: w, h: h}
+	fp.p.New = func() any {
+		return &Frame{Width: w, Height: h, Stride: 4 * w, Pix: make([]byte, 4*w*h), pool: fp}
+	}
+	return fp
+}
+
+// Get returns a frame whose pixels hold whatever was last drawn into it.
+func (fp *FramePool) Get() *Frame {
+	return fp.p.Get().(*Frame)
+}

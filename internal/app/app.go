@@ -1,0 +1,203 @@
+// Package app assembles edgeplay's roles (embedded NATS, matchmaker, session hosts, gateway)
+// into one running process and shuts them down in order. cmd/edgeplay's subcommands and the
+// end-to-end tests both build on it. Roles talk to each other only over NATS, even in one
+// process, so the same code runs split across machines.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/matchmaker"
+	"github.com/edgeplay/edgeplay/server"
+	"github.com/edgeplay/edgeplay/session"
+	"github.com/edgeplay/edgeplay/web"
+)
+
+// Config says which roles run in this process.
+type Config struct {
+	// NATSURL is the NATS server list (comma-separated). Empty starts an embedded server.
+	NATSURL string
+	// Embedded NATS (NATSURL empty): listen address and JetStream storage ("" = temporary).
+	NATSHost string
+	NATSPort int
+	DataDir  string
+
+	// Gateway listens on GatewayAddr (e.g. ":8080"); empty runs no gateway.
+	GatewayAddr string
+	Gateway     server.Config
+
+	// Matchmaker runs a matchmaker replica.
+	Matchmaker       bool
+	MatchmakerConfig matchmaker.Config
+
+	// Hosts are the session hosts to run.
+	Hosts []session.Config
+
+	Logger *slog.Logger
+}
+
+// App is a running set of roles.
+type App struct {
+	log      *slog.Logger
+	nats     *natsd.Server
+	conns    []func() // NATS connection closers, in start order
+	mm       *matchmaker.Matchmaker
+	hosts    []*session.Host
+	gw       *server.Server
+	ln       net.Listener
+	serveErr chan error
+	once     sync.Once
+}
+
+// Start starts the configured roles. On error everything started so far is stopped.
+func Start(ctx context.Context, cfg Config) (a *App, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a = &App{log: cfg.Logger, serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = a.Close(sctx)
+			a = nil
+		}
+	}()
+
+	if cfg.NATSURL == "" {
+		a.nats, err = natsd.Start(natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: cfg.DataDir})
+		if err != nil {
+			return a, err
+		}
+		a.log.Info("embedded NATS started", "url", a.nats.ClientURL(), "jetstream", true)
+	}
+	connect := func(name string) (*nats.Conn, error) {
+		nc, closeFn, err := natsd.Connect(cfg.NATSURL, a.nats, name, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.conns = append(a.conns, closeFn)
+		return nc, nil
+	}
+
+	if cfg.Matchmaker {
+		nc, err := connect("edgeplay-matchmaker")
+		if err != nil {
+			return a, err
+		}
+		if err := natsd.EnsureStreams(ctx, nc, 1); err != nil {
+			return a, err
+		}
+		mc := cfg.MatchmakerConfig
+		if mc.Logger == nil {
+			mc.Logger = a.log
+		}
+		if a.mm, err = matchmaker.New(mc, nc); err != nil {
+			return a, err
+		}
+	}
+	for _, hc := range cfg.Hosts {
+		nc, err := connect("edgeplay-host-" + hc.ID)
+		if err != nil {
+			return a, err
+		}
+		if hc.Logger == nil {
+			hc.Logger = a.log
+		}
+		h, err := session.New(hc, nc)
+		if err != nil {
+			return a, fmt.Errorf("host %s: %w", hc.ID, err)
+		}
+		a.hosts = append(a.hosts, h)
+	}
+	if cfg.GatewayAddr != "" {
+		nc, err := connect("edgeplay-gateway")
+		if err != nil {
+			return a, err
+		}
+		gc := cfg.Gateway
+		if gc.Logger == nil {
+			gc.Logger = a.log
+		}
+		if gc.Web == nil {
+			gc.Web = web.Handler()
+		}
+		a.gw = server.New(gc, nc)
+		var lc net.ListenConfig
+		a.ln, err = lc.Listen(ctx, "tcp", cfg.GatewayAddr)
+		if err != nil {
+			return a, fmt.Errorf("gateway listen %s: %w", cfg.GatewayAddr, err)
+		}
+		go func() { a.serveErr <- a.gw.Serve(a.ln) }()
+	}
+	return a, nil
+}
+
+// URL is the gateway's base URL (http://host:port), or "" when no gateway runs.
+func (a *App) URL() string {
+	if a.ln == nil {
+		return ""
+	}
+	addr := a.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Hosts returns the session hosts running in this process.
+func (a *App) Hosts() []*session.Host { return a.hosts }
+
+// Matchmaker returns the matchmaker replica, or nil.
+func (a *App) Matchmaker() *matchmaker.Matchmaker { return a.mm }
+
+// NATSURL is the embedded server's client URL, or "".
+func (a *App) NATSURL() string {
+	if a.nats == nil {
+		return ""
+	}
+	return a.nats.ClientURL()
+}
+
+// ServeErr reports a gateway that stopped serving on its own.
+func (a *App) ServeErr() <-chan error { return a.serveErr }
+
+// Close shuts down in the reverse order of start: hosts end their sessions (players are told
+// why), the gateway closes the websockets, the matchmaker leaves, NATS connections drain, and
+// the embedded NATS server stops. It is idempotent.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	a.once.Do(func() {
+		for _, h := range a.hosts {
+			if err := h.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("host %s: %w", h.ID(), err))
+			}
+		}
+		if a.gw != nil {
+			if err := a.gw.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		}
+		if a.mm != nil {
+			a.mm.Close()
+		}
+		for i := len(a.conns) - 1; i >= 0; i-- {
+			a.conns[i]()
+		}
+		if a.nats != nil {
+			a.nats.Shutdown()
+		}
+	})
+	return errors.Join(errs...)
+}

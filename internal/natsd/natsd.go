@@ -1,0 +1,150 @@
+// Package natsd runs the embedded NATS server used by `edgeplay up` and by tests, and creates
+// the JetStream stream edgeplay keeps its events in. Production deployments point every role at
+// an external NATS cluster instead (--nats URL).
+package natsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// Config configures the embedded server.
+type Config struct {
+	Host     string // listen address; default 127.0.0.1 (loopback only)
+	Port     int    // default -1: a random free port
+	StoreDir string // JetStream storage; "" makes a temporary directory removed on Shutdown
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	*server.Server
+	tmpDir string
+}
+
+// Start starts the server and waits until it accepts connections.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = -1
+	}
+	s := &Server{}
+	if cfg.StoreDir == "" {
+		dir, err := os.MkdirTemp("", "edgeplay-nats-")
+		if err != nil {
+			return nil, fmt.Errorf("nats store dir: %w", err)
+		}
+		cfg.StoreDir, s.tmpDir = dir, dir
+	}
+	opts := &server.Options{
+		ServerName: "edgeplay-embedded",
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+		MaxPayload: 1 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		s.cleanup()
+		return nil, errors.New("nats server: not ready within 10s")
+	}
+	s.Server = ns
+	return s, nil
+}
+
+// Shutdown stops the server and removes a temporary store.
+func (s *Server) Shutdown() {
+	s.Server.Shutdown()
+	s.WaitForShutdown()
+	s.cleanup()
+}
+
+func (s *Server) cleanup() {
+	if s.tmpDir != "" {
+		_ = os.RemoveAll(s.tmpDir)
+	}
+}
+
+// EnsureStreams creates or updates the events stream (protocol.StreamEvents).
+func EnsureStreams(ctx context.Context, nc *nats.Conn, replicas int) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if replicas < 1 {
+		replicas = 1
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        protocol.StreamEvents,
+		Description: "edgeplay session and host events",
+		Subjects:    []string{protocol.SubjectEventsAll},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      24 * time.Hour,
+		MaxBytes:    1 << 30,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", protocol.StreamEvents, err)
+	}
+	return nil
+}
+
+// Connect connects to url (or, when url is empty, to the embedded server s in-process) with
+// reconnects forever and logging of connection changes. The returned close function drains the
+// connection and waits until it is closed.
+func Connect(url string, s *Server, name string, log *slog.Logger) (*nats.Conn, func(), error) {
+	closed := make(chan struct{})
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+	}
+	if url == "" {
+		if s == nil {
+			return nil, nil, errors.New("nats: no url and no embedded server")
+		}
+		opts = append(opts, nats.InProcessServer(s.Server))
+		url = s.ClientURL()
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats connect %s: %w", url, err)
+	}
+	return nc, func() {
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+		}
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			nc.Close()
+		}
+	}, nil
+}

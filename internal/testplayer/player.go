@@ -1,0 +1,354 @@
+// Package testplayer is a player made of pion and gorilla/websocket: it joins a game through
+// the real /v1/play websocket, answers the host's offer, receives the H.264 track, optionally
+// decodes it with libavcodec and reads the latency marker, and sends input on the data
+// channels. End-to-end tests and the density benchmark use it in place of a browser.
+package testplayer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/edgeplay/edgeplay/encoder"
+	"github.com/edgeplay/edgeplay/game/marker"
+	"github.com/edgeplay/edgeplay/input"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// Options configure a player.
+type Options struct {
+	Game   string // default "demo"
+	Decode bool   // decode frames and read the marker (costs CPU)
+}
+
+// Frame is what the player learned from one received access unit.
+type Frame struct {
+	At       time.Time
+	Width    int
+	Height   int
+	Marker   uint16
+	MarkerOK bool
+	Keyframe bool
+}
+
+// Player is one connected test player.
+type Player struct {
+	opts Options
+	ws   *websocket.Conn
+	pc   *webrtc.PeerConnection
+
+	wsMu sync.Mutex // serialises websocket writes
+
+	msgs chan protocol.Message // every server message except candidates, in order
+
+	mu        sync.Mutex
+	frames    []Frame // guarded by mu
+	inputDC   *webrtc.DataChannel
+	motionDC  *webrtc.DataChannel
+	dcOpen    chan struct{}
+	dcOnce    sync.Once
+	connected chan struct{}
+	connOnce  sync.Once
+
+	Session, Host string
+	seq           atomic.Uint32
+	received      atomic.Uint64 // access units
+	bytes         atomic.Uint64
+
+	wg sync.WaitGroup
+}
+
+// Dial opens the websocket at base (http://host:port) and waits for "welcome".
+func Dial(ctx context.Context, base string, opts Options) (*Player, error) {
+	if opts.Game == "" {
+		opts.Game = "demo"
+	}
+	u := "ws" + strings.TrimPrefix(base, "http") + "/v1/play"
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{})
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", u, err)
+	}
+	p := &Player{
+		opts: opts, ws: ws, msgs: make(chan protocol.Message, 256),
+		dcOpen: make(chan struct{}), connected: make(chan struct{}),
+	}
+	p.wg.Go(p.readLoop)
+	m, err := p.Next(ctx)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	if m.Type != protocol.TypeWelcome {
+		p.Close()
+		return nil, fmt.Errorf("first message %q, want welcome", m.Type)
+	}
+	p.Session = m.Session
+	return p, nil
+}
+
+// Play joins the game and completes the WebRTC handshake; it returns once the peer
+// connection is connected and both data channels are open.
+func (p *Player) Play(ctx context.Context) error {
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game}); err != nil {
+		return err
+	}
+	for {
+		m, err := p.Next(ctx)
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case protocol.TypePlaced:
+			p.Host = m.Host
+		case protocol.TypeOffer:
+			if err := p.answer(m.SDP); err != nil {
+				return err
+			}
+			return p.waitConnected(ctx)
+		case protocol.TypeError, protocol.TypeEnded:
+			return fmt.Errorf("server: %s %s%s: %s", m.Type, m.Code, m.Reason, m.Message)
+		}
+	}
+}
+
+func (p *Player) waitConnected(ctx context.Context) error {
+	for _, ch := range []chan struct{}{p.connected, p.dcOpen} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for connection: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+func (p *Player) answer(sdp string) error {
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.pc = pc
+	p.mu.Unlock()
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		cand := &protocol.Candidate{}
+		if c != nil {
+			init := c.ToJSON()
+			cand = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+		}
+		_ = p.SendJSON(protocol.Message{Type: protocol.TypeCandidate, Candidate: cand})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			p.connOnce.Do(func() { close(p.connected) })
+		}
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnOpen(func() {
+			p.mu.Lock()
+			switch dc.Label() {
+			case "input":
+				p.inputDC = dc
+			case "motion":
+				p.motionDC = dc
+			}
+			both := p.inputDC != nil && p.motionDC != nil
+			p.mu.Unlock()
+			if both {
+				p.dcOnce.Do(func() { close(p.dcOpen) })
+			}
+		})
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		p.wg.Go(func() { p.readTrack(tr) })
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fmt.Errorf("set offer: %w", err)
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return err
+	}
+	return p.SendJSON(protocol.Message{Type: protocol.TypeAnswer, SDP: ans.SDP})
+}
+
+func (p *Player) readTrack(tr *webrtc.TrackRemote) {
+	var dec *encoder.Decoder
+	if p.opts.Decode {
+		var err error
+		if dec, err = encoder.NewDecoder(); err != nil {
+			return
+		}
+		defer dec.Close()
+	}
+	sb := samplebuilder.New(256, &codecs.H264Packet{}, 90000)
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			p.received.Add(1)
+			p.bytes.Add(uint64(len(s.Data)))
+			if dec == nil {
+				continue
+			}
+			f := Frame{At: time.Now(), Keyframe: hasIDR(s.Data)}
+			pic, err := dec.Decode(s.Data)
+			if err != nil || pic == nil {
+				continue
+			}
+			f.Width, f.Height = pic.Width, pic.Height
+			f.Marker, f.MarkerOK = marker.Read(pic.Y, pic.YStride)
+			p.mu.Lock()
+			p.frames = append(p.frames, f)
+			p.mu.Unlock()
+		}
+	}
+}
+
+func hasIDR(annexB []byte) bool {
+	for i := 0; i+3 < len(annexB); i++ {
+		if annexB[i] == 0 && annexB[i+1] == 0 && annexB[i+2] == 1 && annexB[i+3]&0x1f == 5 {
+			return true
+		}
+	}
+	return false
+}
+
+// Frames returns the decoded frames so far (Decode option only).
+func (p *Player) Frames() []Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Frame(nil), p.frames...)
+}
+
+// Received is the number of H.264 access units received.
+func (p *Player) Received() uint64 { return p.received.Load() }
+
+// SendInput sends ev with the next sequence number on the channel the protocol assigns to
+// its type, and returns the sequence number used.
+func (p *Player) SendInput(ev input.Event) (uint32, error) {
+	ev.Seq = p.seq.Add(1)
+	ev.Time = uint32(time.Now().UnixMilli())
+	return ev.Seq, p.SendRaw(ev.Type == input.MouseMove || ev.Type == input.Wheel, input.Append(nil, ev))
+}
+
+// SendRaw sends arbitrary bytes on the motion (true) or input (false) channel.
+func (p *Player) SendRaw(motion bool, b []byte) error {
+	p.mu.Lock()
+	dc := p.inputDC
+	if motion {
+		dc = p.motionDC
+	}
+	p.mu.Unlock()
+	if dc == nil {
+		return errors.New("data channel not open")
+	}
+	return dc.Send(b)
+}
+
+// SendJSON writes one websocket message.
+func (p *Player) SendJSON(m protocol.Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return p.SendText(b)
+}
+
+// SendText writes raw text to the websocket.
+func (p *Player) SendText(b []byte) error {
+	p.wsMu.Lock()
+	defer p.wsMu.Unlock()
+	_ = p.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return p.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// Next returns the next server message other than a candidate (candidates are applied).
+func (p *Player) Next(ctx context.Context) (protocol.Message, error) {
+	select {
+	case m, ok := <-p.msgs:
+		if !ok {
+			return protocol.Message{}, errors.New("websocket closed")
+		}
+		return m, nil
+	case <-ctx.Done():
+		return protocol.Message{}, fmt.Errorf("waiting for a message: %w", ctx.Err())
+	}
+}
+
+func (p *Player) readLoop() {
+	defer close(p.msgs)
+	for {
+		_, b, err := p.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m protocol.Message
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		if m.Type == protocol.TypeCandidate && m.Candidate != nil {
+			p.mu.Lock()
+			pc := p.pc
+			p.mu.Unlock()
+			if pc != nil && m.Candidate.Candidate != "" {
+				_ = pc.AddICECandidate(webrtc.ICECandidateInit{
+					Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex,
+				})
+			}
+			continue
+		}
+		select {
+		case p.msgs <- m:
+		default: // nobody is listening; keep reading
+		}
+	}
+}
+
+// Leave sends "leave" and waits for "ended" (or ctx).
+func (p *Player) Leave(ctx context.Context) (protocol.Message, error) {
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeLeave}); err != nil {
+		return protocol.Message{}, err
+	}
+	for {
+		m, err := p.Next(ctx)
+		if err != nil {
+			return m, err
+		}
+		if m.Type == protocol.TypeEnded {
+			return m, nil
+		}
+	}
+}
+
+// Close closes the peer connection and the websocket and waits for the player's goroutines.
+func (p *Player) Close() {
+	p.mu.Lock()
+	pc := p.pc
+	p.mu.Unlock()
+	if pc != nil {
+		_ = pc.GracefulClose()
+	}
+	_ = p.ws.Close()
+	p.wg.Wait()
+}

@@ -1,0 +1,99 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, documented error code that clients may branch on. The table below is the
+// only place codes are defined; docs/PROTOCOL.md lists the same rows (a test keeps them equal).
+type Code string
+
+// Error codes.
+const (
+	CodeBadMessage      Code = "bad_message"       // not valid JSON, or a field of the wrong type
+	CodeMessageTooLarge Code = "message_too_large" // over MaxMessageSize; the socket is closed
+	CodeUnknownType     Code = "unknown_type"      // "type" is missing or not one this server knows
+	CodeBadField        Code = "bad_field"         // a field is missing, too long or out of range
+	CodeBadState        Code = "bad_state"         // the message is not valid now (e.g. answer before join)
+	CodeRateLimited     Code = "rate_limited"      // too many messages; the message was dropped
+	CodeUnknownGame     Code = "unknown_game"      // no host offers the requested game
+	CodeNoFreeHost      Code = "no_free_host"      // every host is full or none is up
+	CodeBadSDP          Code = "bad_sdp"           // the answer SDP could not be applied
+	CodeBadCandidate    Code = "bad_candidate"     // an ICE candidate could not be parsed or added
+	CodeSessionNotFound Code = "session_not_found" // the host does not know the session
+	CodeHostUnavailable Code = "host_unavailable"  // the host did not answer in time
+	CodeShuttingDown    Code = "shutting_down"     // the server is stopping; try again elsewhere
+	CodeInternal        Code = "internal"          // a bug or an unexpected failure; logged server-side
+)
+
+// codeText is the human-readable default message for each code, shown to players as is.
+var codeText = map[Code]string{
+	CodeBadMessage:      "the message is not valid JSON of the expected shape",
+	CodeMessageTooLarge: "the message is larger than the server accepts",
+	CodeUnknownType:     "unknown message type",
+	CodeBadField:        "a field is missing or invalid",
+	CodeBadState:        "this message is not valid at this point of the session",
+	CodeRateLimited:     "too many messages; slow down",
+	CodeUnknownGame:     "no host offers this game",
+	CodeNoFreeHost:      "no free host: every session slot is in use, try again shortly",
+	CodeBadSDP:          "the session description could not be applied",
+	CodeBadCandidate:    "the ICE candidate could not be used",
+	CodeSessionNotFound: "the session does not exist (it may have ended)",
+	CodeHostUnavailable: "the game host did not answer in time",
+	CodeShuttingDown:    "the server is shutting down",
+	CodeInternal:        "internal error",
+}
+
+// Codes returns every defined code, for documentation checks.
+func Codes() []Code {
+	out := make([]Code, 0, len(codeText))
+	for c := range codeText {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Text returns the default message for c.
+func (c Code) Text() string { return codeText[c] }
+
+// Error is an error with a client-visible code. Detail is safe to show to the client.
+type Error struct {
+	Code   Code
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return string(e.Code) + ": " + e.Code.Text()
+	}
+	return string(e.Code) + ": " + e.Detail
+}
+
+// Errorf builds an *Error with a formatted detail.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code carried by err, or CodeInternal.
+func CodeOf(err error) Code {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage turns err into an "error" message for the client. Errors without a code become
+// "internal" with the generic text, so no internal detail leaks.
+func ErrorMessage(err error) Message {
+	var pe *Error
+	if errors.As(err, &pe) {
+		text := pe.Detail
+		if text == "" {
+			text = pe.Code.Text()
+		}
+		return Message{Type: TypeError, Code: pe.Code, Message: text}
+	}
+	return Message{Type: TypeError, Code: CodeInternal, Message: CodeInternal.Text()}
+}

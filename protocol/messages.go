@@ -1,0 +1,176 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on what the gateway accepts from a player. They are part of the documented protocol.
+const (
+	MaxMessageSize   = 64 << 10 // bytes per websocket message
+	MaxSDPSize       = 32 << 10 // bytes of SDP in an answer
+	MaxCandidateSize = 1024     // bytes of one ICE candidate line
+	MaxNameSize      = 64       // bytes of a game name or id
+	MaxTokenSize     = 2048     // bytes of a join token
+)
+
+// Message types on the player websocket.
+const (
+	// Client → server.
+	TypeJoin      = "join"      // {game, token?}
+	TypeAnswer    = "answer"    // {sdp}
+	TypeCandidate = "candidate" // {candidate}; both directions
+	TypeLeave     = "leave"     // {}
+
+	// Server → client.
+	TypeWelcome = "welcome" // {version, session}: sent once the socket is open
+	TypePlaced  = "placed"  // {session, host, region}
+	TypeOffer   = "offer"   // {sdp}
+	TypeEnded   = "ended"   // {reason, message}
+	TypeError   = "error"   // {code, message}
+)
+
+// Reason says why a session ended. Stable, documented values.
+type Reason string
+
+// End reasons.
+const (
+	ReasonPlayerLeft       Reason = "player_left"
+	ReasonIdle             Reason = "idle"
+	ReasonConnectionFailed Reason = "connection_failed"
+	ReasonTimeout          Reason = "timeout"
+	ReasonHostLost         Reason = "host_lost"
+	ReasonDrained          Reason = "drained"
+	ReasonKicked           Reason = "kicked"
+	ReasonShutdown         Reason = "shutdown"
+	ReasonError            Reason = "error"
+)
+
+// Candidate is an ICE candidate as the browser's RTCIceCandidateInit has it.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Message is every websocket message, in either direction: a "type" and the fields that type
+// uses. Unused fields are omitted on the wire.
+type Message struct {
+	Type      string     `json:"type"`
+	Version   int        `json:"version,omitempty"`
+	Game      string     `json:"game,omitempty"`
+	Token     string     `json:"token,omitempty"`
+	Session   string     `json:"session,omitempty"`
+	Host      string     `json:"host,omitempty"`
+	Region    string     `json:"region,omitempty"`
+	SDP       string     `json:"sdp,omitempty"`
+	Candidate *Candidate `json:"candidate,omitempty"`
+	Reason    Reason     `json:"reason,omitempty"`
+	Code      Code       `json:"code,omitempty"`
+	Message   string     `json:"message,omitempty"`
+}
+
+// ProtocolVersion is sent in "welcome".
+const ProtocolVersion = 1
+
+// ParseClient decodes and validates one message from a player. The error, if any, is an
+// *Error whose code goes back to the player.
+func ParseClient(data []byte) (Message, error) {
+	var m Message
+	if len(data) > MaxMessageSize {
+		return m, Errorf(CodeMessageTooLarge, "message is %d bytes; the limit is %d", len(data), MaxMessageSize)
+	}
+	if !utf8.Valid(data) {
+		return m, Errorf(CodeBadMessage, "message is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return Message{}, Errorf(CodeBadMessage, "message is not valid JSON of the expected shape")
+	}
+	if dec.More() {
+		return Message{}, Errorf(CodeBadMessage, "trailing data after the JSON object")
+	}
+	if err := m.validateClient(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+func (m *Message) validateClient() error {
+	switch m.Type {
+	case TypeJoin:
+		if m.Game == "" {
+			return Errorf(CodeBadField, "join needs a game")
+		}
+		if !validName(m.Game) {
+			return Errorf(CodeBadField, "game must be 1-%d characters of a-z, 0-9, '-', '_'", MaxNameSize)
+		}
+		if len(m.Token) > MaxTokenSize {
+			return Errorf(CodeBadField, "token is longer than %d bytes", MaxTokenSize)
+		}
+	case TypeAnswer:
+		if m.SDP == "" {
+			return Errorf(CodeBadField, "answer needs an sdp")
+		}
+		if len(m.SDP) > MaxSDPSize {
+			return Errorf(CodeBadField, "sdp is longer than %d bytes", MaxSDPSize)
+		}
+		if !strings.HasPrefix(m.SDP, "v=0") {
+			return Errorf(CodeBadSDP, "sdp must start with v=0")
+		}
+	case TypeCandidate:
+		return ValidateCandidate(m.Candidate)
+	case TypeLeave:
+	case "":
+		return Errorf(CodeUnknownType, "message has no type")
+	default:
+		t := m.Type
+		if len(t) > MaxNameSize {
+			t = t[:MaxNameSize]
+		}
+		return Errorf(CodeUnknownType, "unknown message type %q", t)
+	}
+	return nil
+}
+
+// ValidateCandidate checks the shape of a trickled candidate. An empty candidate string means
+// end of candidates and is valid.
+func ValidateCandidate(c *Candidate) error {
+	if c == nil {
+		return Errorf(CodeBadField, "candidate message needs a candidate object")
+	}
+	if len(c.Candidate) > MaxCandidateSize {
+		return Errorf(CodeBadCandidate, "candidate is longer than %d bytes", MaxCandidateSize)
+	}
+	if c.SDPMid != nil && len(*c.SDPMid) > MaxNameSize {
+		return Errorf(CodeBadCandidate, "sdpMid is longer than %d bytes", MaxNameSize)
+	}
+	if c.UsernameFragment != nil && len(*c.UsernameFragment) > 256 {
+		return Errorf(CodeBadCandidate, "usernameFragment is longer than 256 bytes")
+	}
+	if c.Candidate != "" && !strings.HasPrefix(c.Candidate, "candidate:") {
+		return Errorf(CodeBadCandidate, "candidate must start with \"candidate:\"")
+	}
+	return nil
+}
+
+// validName reports whether s is a game or host name we accept: short, lower-case ASCII.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > MaxNameSize {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidName reports whether s is acceptable as a game, host, region or session id: it is also
+// a valid single NATS subject token.
+func ValidName(s string) bool { return validName(s) }

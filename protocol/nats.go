@@ -1,0 +1,127 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// NATS subjects. Every payload is JSON. docs/PROTOCOL.md ("NATS subjects") documents them.
+const (
+	// SubjectPlace: gateway → matchmaker request (queue group QueueMatchmaker), PlaceRequest → Reply.
+	SubjectPlace = "edgeplay.mm.place"
+	// QueueMatchmaker is the queue group every matchmaker replica joins.
+	QueueMatchmaker = "edgeplay-matchmaker"
+	// SubjectHeartbeatAll matches every host's heartbeat (Heartbeat).
+	SubjectHeartbeatAll = "edgeplay.host.*.heartbeat"
+	// SubjectEventsAll matches every session and host event (Event).
+	SubjectEventsAll = "edgeplay.events.>"
+	// StreamEvents is the JetStream stream that keeps events.
+	StreamEvents = "EDGEPLAY_EVENTS"
+)
+
+// SubjectHeartbeat is where host id publishes its heartbeat.
+func SubjectHeartbeat(host string) string { return "edgeplay.host." + host + ".heartbeat" }
+
+// SubjectReserve is the matchmaker → host request to hold a slot (ReserveRequest → Reply).
+func SubjectReserve(host string) string { return "edgeplay.host." + host + ".reserve" }
+
+// SubjectToHost carries a session's signalling from the gateway to its host (Message). A
+// "start" message is a request (→ Reply); the rest are plain publishes.
+func SubjectToHost(host, session string) string {
+	return "edgeplay.host." + host + ".session." + session
+}
+
+// SubjectToHostAll is what a host subscribes to for all its sessions.
+func SubjectToHostAll(host string) string { return "edgeplay.host." + host + ".session.*" }
+
+// SubjectToClient carries a session's messages from its host to the gateway that holds the
+// player's websocket (Message), forwarded verbatim.
+func SubjectToClient(session string) string { return "edgeplay.client." + session }
+
+// SubjectEvent is where events of a kind are published.
+func SubjectEvent(kind string) string { return "edgeplay.events." + kind }
+
+// TypeStart is the gateway → host request that makes the host create the PeerConnection and
+// send its offer. Internal: players cannot send it.
+const TypeStart = "start"
+
+// Heartbeat is what a host publishes every HeartbeatInterval.
+type Heartbeat struct {
+	Host     string    `json:"host"`
+	Region   string    `json:"region"`
+	State    string    `json:"state"` // ready, draining, stopped
+	Slots    int       `json:"slots"`
+	Used     int       `json:"used"`
+	Reserved int       `json:"reserved"`
+	Games    []string  `json:"games"`
+	Encoders []string  `json:"encoders"`
+	Version  string    `json:"version"`
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+}
+
+// Host states carried in heartbeats.
+const (
+	HostReady    = "ready"
+	HostDraining = "draining"
+	HostStopped  = "stopped"
+)
+
+// PlaceRequest asks the matchmaker for a host for a new session.
+type PlaceRequest struct {
+	Session string `json:"session"`
+	Game    string `json:"game"`
+}
+
+// ReserveRequest asks a host to hold a slot for a session until the player connects.
+type ReserveRequest struct {
+	Session string `json:"session"`
+	Game    string `json:"game"`
+}
+
+// Reply answers every NATS request in the protocol. OK false comes with a Code.
+type Reply struct {
+	OK      bool   `json:"ok"`
+	Code    Code   `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Region  string `json:"region,omitempty"`
+}
+
+// Err returns the reply's failure as an *Error, or nil when OK.
+func (r Reply) Err() error {
+	if r.OK {
+		return nil
+	}
+	code := r.Code
+	if code == "" {
+		code = CodeInternal
+	}
+	return &Error{Code: code, Detail: r.Message}
+}
+
+// FailReply builds a failed Reply from err.
+func FailReply(err error) Reply {
+	m := ErrorMessage(err)
+	return Reply{Code: m.Code, Message: m.Message}
+}
+
+// Event is a session or host event.
+type Event struct {
+	Kind    string    `json:"kind"` // placed, connected, ended, host_started, host_stopped
+	Time    time.Time `json:"time"`
+	Session string    `json:"session,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Region  string    `json:"region,omitempty"`
+	Game    string    `json:"game,omitempty"`
+	Reason  Reason    `json:"reason,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// NewSessionID returns a random 16-character hex id.
+func NewSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux (Go ≥ 1.24 panics instead)
+	return hex.EncodeToString(b[:])
+}

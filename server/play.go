@@ -1,0 +1,373 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
+
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+const (
+	// hardReadLimit closes a connection outright; messages between MaxMessageSize and this get
+	// a message_too_large error first.
+	hardReadLimit = 1 << 20
+	writeTimeout  = 10 * time.Second
+	sendQueue     = 64
+	// maxDropped rate-limited messages before the socket is closed.
+	maxDropped = 100
+	// leaveGrace is how long after "leave" the gateway waits for the host's "ended".
+	leaveGrace = 2 * time.Second
+)
+
+// outMsg is one queued websocket write. A non-zero closeCode closes the socket after data.
+type outMsg struct {
+	data      []byte
+	closeCode int
+}
+
+// playConn is one player's websocket. The reader (handlePlay's goroutine) owns its lifetime;
+// the writer goroutine owns all writes (house style 6).
+type playConn struct {
+	s       *Server
+	ws      *websocket.Conn
+	log     *slog.Logger
+	id      string // session id
+	send    chan outMsg
+	done    chan struct{} // closed when the connection is being torn down
+	doneOne sync.Once
+	limiter *rate.Limiter
+	dropped int
+	wg      sync.WaitGroup // writer and join goroutines
+
+	ctx    context.Context // cancelled when the connection ends
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	joined bool               // guarded by mu
+	host   string             // guarded by mu; set once the host has the session
+	sub    *nats.Subscription // guarded by mu
+	ended  atomic.Bool        // the host said "ended"; no leave needed
+}
+
+var upgraderBuffers = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
+
+func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
+	up := upgraderBuffers
+	up.CheckOrigin = s.cfg.CheckOrigin
+	up.Error = func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+		http.Error(w, reason.Error(), status)
+	}
+	ws, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c := &playConn{
+		s: s, ws: ws, id: protocol.NewSessionID(),
+		send:    make(chan outMsg, sendQueue),
+		done:    make(chan struct{}),
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
+	}
+	c.log = s.log.With("session", c.id, "remote", r.RemoteAddr)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if !s.track(c) {
+		_ = ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
+		_ = ws.Close()
+		c.cancel()
+		return
+	}
+	defer s.untrack(c)
+	c.wg.Go(c.writeLoop)
+	c.sendMsg(protocol.Message{Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id}, 0)
+	c.readLoop()
+	c.teardown()
+}
+
+func (c *playConn) readLoop() {
+	deadline := 3 * c.s.cfg.PingInterval
+	c.ws.SetReadLimit(hardReadLimit)
+	_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(deadline)) })
+	for {
+		kind, rd, err := c.ws.NextReader()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				c.log.Debug("websocket read ended", "err", err)
+			}
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
+		data, err := io.ReadAll(io.LimitReader(rd, protocol.MaxMessageSize+1))
+		if err != nil {
+			return
+		}
+		if len(data) > protocol.MaxMessageSize {
+			c.log.Info("oversized message; closing", "limit", protocol.MaxMessageSize)
+			c.sendErr(protocol.Errorf(protocol.CodeMessageTooLarge, "message is larger than %d bytes", protocol.MaxMessageSize),
+				websocket.CloseMessageTooBig)
+			return
+		}
+		if !c.limiter.Allow() {
+			c.dropped++
+			if c.dropped >= maxDropped {
+				c.log.Info("too many messages; closing")
+				c.sendErr(protocol.Errorf(protocol.CodeRateLimited, "too many messages; closing"), websocket.ClosePolicyViolation)
+				return
+			}
+			c.sendErr(protocol.Errorf(protocol.CodeRateLimited, ""), 0)
+			continue
+		}
+		if kind != websocket.TextMessage {
+			c.sendErr(protocol.Errorf(protocol.CodeBadMessage, "binary messages are not accepted"), 0)
+			continue
+		}
+		m, err := protocol.ParseClient(data)
+		if err != nil {
+			c.sendErr(err, 0)
+			continue
+		}
+		if stop := c.dispatch(m); stop {
+			return
+		}
+	}
+}
+
+// dispatch acts on one valid message; it reports whether reading should stop.
+func (c *playConn) dispatch(m protocol.Message) bool {
+	switch m.Type {
+	case protocol.TypeJoin:
+		c.mu.Lock()
+		already := c.joined
+		c.joined = true
+		c.mu.Unlock()
+		if already {
+			c.sendErr(protocol.Errorf(protocol.CodeBadState, "already joined"), 0)
+			return false
+		}
+		c.wg.Go(func() { c.join(m.Game) })
+	case protocol.TypeAnswer, protocol.TypeCandidate:
+		host := c.hostID()
+		if host == "" {
+			c.sendErr(protocol.Errorf(protocol.CodeBadState, "%s before the session has an offer", m.Type), 0)
+			return false
+		}
+		c.toHost(host, m)
+	case protocol.TypeLeave:
+		if host := c.hostID(); host != "" && !c.ended.Load() {
+			c.toHost(host, m)
+			// Wait briefly for the host's "ended", which the writer forwards and then closes.
+			select {
+			case <-c.done:
+			case <-time.After(leaveGrace):
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (c *playConn) hostID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.host
+}
+
+func (c *playConn) toHost(host string, m protocol.Message) {
+	b, _ := json.Marshal(m)
+	if err := c.s.nc.Publish(protocol.SubjectToHost(host, c.id), b); err != nil {
+		c.log.Warn("publish to host failed", "err", err)
+		c.sendErr(protocol.Errorf(protocol.CodeHostUnavailable, "could not reach the game host"), 0)
+	}
+}
+
+// join places the session and starts it on the host. It runs on its own goroutine so the reader
+// keeps serving (and noticing a closed socket) meanwhile.
+func (c *playConn) join(gameName string) {
+	sub, err := c.s.nc.Subscribe(protocol.SubjectToClient(c.id), c.fromHost)
+	if err != nil {
+		c.log.Error("subscribe failed", "err", err)
+		c.sendErr(protocol.Errorf(protocol.CodeInternal, ""), websocket.CloseInternalServerErr)
+		return
+	}
+	c.mu.Lock()
+	c.sub = sub
+	c.mu.Unlock()
+
+	started := time.Now()
+	body, _ := json.Marshal(protocol.PlaceRequest{Session: c.id, Game: gameName})
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PlaceTimeout)
+	reply, err := request(ctx, c.s.nc, protocol.SubjectPlace, body)
+	cancel()
+	if err != nil {
+		c.log.Info("placement failed", "game", gameName, "err", err)
+		c.sendErr(err, websocket.CloseNormalClosure)
+		return
+	}
+	c.mu.Lock()
+	c.host = reply.Host
+	c.mu.Unlock()
+	if c.ctx.Err() != nil { // the player left while we were placing: free the reservation
+		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
+		return
+	}
+	c.log.Info("session placed", "game", gameName, "host", reply.Host, "region", reply.Region,
+		"took", time.Since(started).Round(time.Microsecond))
+	c.sendMsg(protocol.Message{Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region}, 0)
+
+	body, _ = json.Marshal(protocol.Message{Type: protocol.TypeStart})
+	ctx, cancel = context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)
+	_, err = request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
+	cancel()
+	if err != nil {
+		c.log.Warn("start failed", "host", reply.Host, "err", err)
+		c.sendErr(err, websocket.CloseNormalClosure)
+	}
+}
+
+// request sends a NATS request and decodes its protocol.Reply; failures become *protocol.Error.
+func request(ctx context.Context, nc *nats.Conn, subject string, body []byte) (protocol.Reply, error) {
+	resp, err := nc.RequestWithContext(ctx, subject, body)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return protocol.Reply{}, protocol.Errorf(protocol.CodeHostUnavailable, "no %s is available", responderName(subject))
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return protocol.Reply{}, protocol.Errorf(protocol.CodeHostUnavailable, "the %s did not answer in time", responderName(subject))
+	case err != nil:
+		return protocol.Reply{}, protocol.Errorf(protocol.CodeHostUnavailable, "the %s could not be reached", responderName(subject))
+	}
+	var r protocol.Reply
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return protocol.Reply{}, protocol.Errorf(protocol.CodeInternal, "")
+	}
+	return r, r.Err()
+}
+
+func responderName(subject string) string {
+	if subject == protocol.SubjectPlace {
+		return "matchmaker"
+	}
+	return "game host"
+}
+
+// fromHost forwards a host's message to the player. It runs on the NATS subscription's
+// goroutine and never blocks.
+func (c *playConn) fromHost(msg *nats.Msg) {
+	var m protocol.Message
+	if json.Unmarshal(msg.Data, &m) != nil {
+		c.log.Warn("malformed message from host dropped")
+		return
+	}
+	closeCode := 0
+	switch m.Type {
+	case protocol.TypeOffer, protocol.TypeCandidate, protocol.TypeError:
+	case protocol.TypeEnded:
+		c.ended.Store(true)
+		closeCode = websocket.CloseNormalClosure
+	default:
+		c.log.Warn("unexpected message type from host dropped", "type", m.Type)
+		return
+	}
+	c.enqueue(outMsg{data: msg.Data, closeCode: closeCode})
+}
+
+func (c *playConn) sendMsg(m protocol.Message, closeCode int) {
+	b, _ := json.Marshal(m)
+	c.enqueue(outMsg{data: b, closeCode: closeCode})
+}
+
+func (c *playConn) sendErr(err error, closeCode int) { c.sendMsg(protocol.ErrorMessage(err), closeCode) }
+
+// enqueue never blocks: a player whose queue is full is too slow and is dropped.
+func (c *playConn) enqueue(m outMsg) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	select {
+	case c.send <- m:
+	default:
+		c.log.Warn("player too slow; closing")
+		c.finish()
+	}
+}
+
+// finish starts the teardown: the writer stops, the socket closes, the reader returns.
+func (c *playConn) finish() {
+	c.doneOne.Do(func() {
+		close(c.done)
+		c.cancel()
+	})
+}
+
+func (c *playConn) writeLoop() {
+	ping := time.NewTicker(c.s.cfg.PingInterval)
+	defer ping.Stop()
+	defer c.finish()
+	for {
+		select {
+		case <-c.done:
+			_ = c.ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+			_ = c.ws.Close() // unblocks the reader
+			return
+		case m := <-c.send:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := c.ws.WriteMessage(websocket.TextMessage, m.data); err != nil {
+				c.log.Debug("websocket write failed", "err", err)
+				_ = c.ws.Close()
+				return
+			}
+			if m.closeCode != 0 {
+				// Close politely: send the Close frame and let the reader wait (briefly) for
+				// the client's answer, so the last message is not lost to a reset.
+				_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, ""),
+					time.Now().Add(time.Second))
+				_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				_ = c.ws.Close()
+				return
+			}
+		}
+	}
+}
+
+// teardown runs once the reader has returned: it ends the session on the host if it is still
+// running, and waits for the connection's goroutines.
+func (c *playConn) teardown() {
+	c.finish()
+	_ = c.ws.Close()
+	c.wg.Wait()
+	c.mu.Lock()
+	host, sub := c.host, c.sub
+	c.mu.Unlock()
+	if host != "" && !c.ended.Load() {
+		c.toHost(host, protocol.Message{Type: protocol.TypeLeave})
+	}
+	if sub != nil {
+		_ = sub.Unsubscribe()
+	}
+	c.log.Debug("player disconnected")
+}
+
+// shutdown is called by Server.Shutdown: tell the player, then close.
+func (c *playConn) shutdown() {
+	c.sendErr(protocol.Errorf(protocol.CodeShuttingDown, ""), websocket.CloseGoingAway)
+	// The writer closes the socket after the message; if it is stuck, force it.
+	time.AfterFunc(time.Second, c.finish)
+}

@@ -1,0 +1,181 @@
+// Package server is the gateway: the public edge of a data center. It serves the web client,
+// the player websocket (/v1/play), health endpoints and metrics, and relays each player's
+// signalling to its session host over NATS. It keeps no state that another replica could not
+// rebuild: a player's session lives on the host.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Config configures a gateway. Zero values take the defaults.
+type Config struct {
+	// Web serves the browser client at "/"; nil serves nothing there.
+	Web http.Handler
+	// PlaceTimeout bounds a placement request to the matchmaker; default 5 s.
+	PlaceTimeout time.Duration
+	// StartTimeout bounds the host's answer to "start"; default 5 s.
+	StartTimeout time.Duration
+	// PingInterval is how often the websocket is pinged; a connection without a pong for
+	// 3 intervals is closed. Default 10 s.
+	PingInterval time.Duration
+	// MessageRate and MessageBurst bound each player's websocket messages; default 20/s, 40.
+	MessageRate  float64
+	MessageBurst int
+	// CheckOrigin decides whether a websocket from another origin is accepted; default: same
+	// host only (the browser's Origin must match the Host header), or no Origin at all.
+	CheckOrigin func(r *http.Request) bool
+	Logger      *slog.Logger
+}
+
+// Server is one gateway.
+type Server struct {
+	cfg Config
+	nc  *nats.Conn
+	log *slog.Logger
+	mux *http.ServeMux
+
+	mu       sync.Mutex
+	conns    map[*playConn]struct{} // guarded by mu
+	closing  bool                   // guarded by mu
+	connWG   sync.WaitGroup
+	httpSrv  *http.Server
+	shutOnce sync.Once
+}
+
+// New builds a gateway that talks to the rest of the system over nc.
+func New(cfg Config, nc *nats.Conn) *Server {
+	if cfg.PlaceTimeout == 0 {
+		cfg.PlaceTimeout = 5 * time.Second
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 5 * time.Second
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 10 * time.Second
+	}
+	if cfg.MessageRate == 0 {
+		cfg.MessageRate = 20
+	}
+	if cfg.MessageBurst == 0 {
+		cfg.MessageBurst = 40
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, nc: nc, log: cfg.Logger.With("role", "gateway"), conns: map[*playConn]struct{}{}}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /v1/play", s.handlePlay)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	if cfg.Web != nil {
+		s.mux.Handle("/", cfg.Web)
+	}
+	return s
+}
+
+// Handler is the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	switch {
+	case closing:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("shutting down\n"))
+	case !s.nc.IsConnected():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not connected to NATS\n"))
+	default:
+		_, _ = w.Write([]byte("ready\n"))
+	}
+}
+
+// Serve accepts HTTP connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.httpSrv = srv
+	s.mu.Unlock()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, tells every player the server is going away, ends
+// their sessions, closes the websockets with a Close frame and waits for their goroutines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		srv := s.httpSrv
+		conns := make([]*playConn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		if srv != nil {
+			// Hijacked websockets are not closed by Shutdown; we close them below.
+			if e := srv.Shutdown(ctx); e != nil {
+				err = fmt.Errorf("http shutdown: %w", e)
+			}
+		}
+		for _, c := range conns {
+			c.shutdown()
+		}
+		done := make(chan struct{})
+		go func() { s.connWG.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = errors.Join(err, fmt.Errorf("gateway shutdown: %w", ctx.Err()))
+		}
+	})
+	return err
+}
+
+// track registers a connection; it fails once shutdown has begun.
+func (s *Server) track(c *playConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.connWG.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *playConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.connWG.Done()
+}

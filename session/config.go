@@ -1,0 +1,116 @@
+package session
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// Config configures a session host. Zero values take the documented defaults; New validates the
+// rest.
+type Config struct {
+	ID     string // host id, a NATS subject token (protocol.ValidName); required
+	Region string // data center id; default "local"
+	Slots  int    // concurrent sessions; default 4
+
+	// Games this host can run, by name. Required, at least one.
+	Games map[string]game.Factory
+
+	// Video.
+	Width, Height  int    // default 1280×720
+	FPS            int    // default 60
+	BitrateKbps    int    // default: the encoder's default for the size
+	EncoderBackend string // "auto" (default), "libx264", "h264_nvenc", "h264_vaapi"
+
+	// Network.
+	UDPAddr   string   // ICE UDP mux address shared by all sessions; default ":8443"
+	PublicIPs []string // NAT 1:1: advertise these instead of interface addresses; optional
+
+	// Deadlines.
+	ReserveTimeout    time.Duration // reserved → connected; default 30 s
+	IdleTimeout       time.Duration // no input; default 10 min
+	DisconnectTimeout time.Duration // ICE disconnected → ended; default 10 s
+	HeartbeatInterval time.Duration // default 1 s
+
+	// InputRate and InputBurst bound each session's input messages per second; default 1000/200.
+	InputRate  float64
+	InputBurst int
+
+	Version string       // reported in heartbeats
+	Logger  *slog.Logger // default slog.Default()
+}
+
+func (c *Config) setDefaults() {
+	if c.Region == "" {
+		c.Region = "local"
+	}
+	if c.Slots == 0 {
+		c.Slots = 4
+	}
+	if c.Width == 0 && c.Height == 0 {
+		c.Width, c.Height = 1280, 720
+	}
+	if c.FPS == 0 {
+		c.FPS = 60
+	}
+	if c.EncoderBackend == "" {
+		c.EncoderBackend = "auto"
+	}
+	if c.UDPAddr == "" {
+		c.UDPAddr = ":8443"
+	}
+	if c.ReserveTimeout == 0 {
+		c.ReserveTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.DisconnectTimeout == 0 {
+		c.DisconnectTimeout = 10 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.InputRate == 0 {
+		c.InputRate = 1000
+	}
+	if c.InputBurst == 0 {
+		c.InputBurst = 200
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case !protocol.ValidName(c.ID):
+		return fmt.Errorf("%w: host id %q must be 1-64 characters of a-z 0-9 - _", ErrConfig, c.ID)
+	case !protocol.ValidName(c.Region):
+		return fmt.Errorf("%w: region %q must be 1-64 characters of a-z 0-9 - _", ErrConfig, c.Region)
+	case c.Slots < 1 || c.Slots > 256:
+		return fmt.Errorf("%w: slots %d must be 1-256", ErrConfig, c.Slots)
+	case len(c.Games) == 0:
+		return fmt.Errorf("%w: no games", ErrConfig)
+	case c.Width < 16 || c.Height < 16 || c.Width%2 != 0 || c.Height%2 != 0 || c.Width > 7680 || c.Height > 4320:
+		return fmt.Errorf("%w: video size %dx%d must be even and between 16x16 and 7680x4320", ErrConfig, c.Width, c.Height)
+	case c.FPS < 1 || c.FPS > 240:
+		return fmt.Errorf("%w: fps %d must be 1-240", ErrConfig, c.FPS)
+	case c.BitrateKbps < 0:
+		return fmt.Errorf("%w: bitrate %d must be >= 0", ErrConfig, c.BitrateKbps)
+	case c.ReserveTimeout < 0 || c.IdleTimeout < 0 || c.DisconnectTimeout < 0 || c.HeartbeatInterval < 0:
+		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
+	}
+	for name := range c.Games {
+		if !protocol.ValidName(name) {
+			return fmt.Errorf("%w: game name %q must be 1-64 characters of a-z 0-9 - _", ErrConfig, name)
+		}
+	}
+	return nil
+}

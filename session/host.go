@@ -1,0 +1,308 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/edgeplay/edgeplay/encoder"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// maxNATSMessage bounds what the host accepts from NATS per message; signalling is small.
+const maxNATSMessage = protocol.MaxMessageSize + 1024
+
+// Host is the session host: it owns the slots of one machine, answers reservations from the
+// matchmaker, runs one Session per player and publishes heartbeats and events on NATS.
+type Host struct {
+	cfg      Config
+	nc       *nats.Conn
+	log      *slog.Logger
+	media    *mediaStack
+	encoders []string
+	seq      atomic.Uint64
+	latency  *sampleRing // frame ready → last RTP packet written, all sessions
+
+	mu       sync.Mutex
+	sessions map[string]*Session // guarded by mu
+	state    string              // guarded by mu; protocol.Host*
+	subs     []*nats.Subscription
+
+	quit      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup // heartbeat loop and session loops
+}
+
+// New starts a host on nc: it binds the UDP port, subscribes to its NATS subjects and starts
+// heartbeating. Close stops it.
+func New(cfg Config, nc *nats.Conn) (*Host, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("host", cfg.ID, "region", cfg.Region)
+	h := &Host{
+		cfg:      cfg,
+		nc:       nc,
+		log:      log,
+		latency:  newSampleRing(8192),
+		sessions: make(map[string]*Session),
+		state:    protocol.HostReady,
+		quit:     make(chan struct{}),
+	}
+	h.encoders = encoder.Probe()
+	if cfg.EncoderBackend != "auto" && !slices.Contains(h.encoders, cfg.EncoderBackend) {
+		return nil, fmt.Errorf("%w: encoder %q cannot be opened here (available: %s)",
+			ErrConfig, cfg.EncoderBackend, strings.Join(h.encoders, ", "))
+	}
+	if len(h.encoders) == 0 {
+		return nil, fmt.Errorf("%w: no H.264 encoder can be opened", ErrConfig)
+	}
+	media, err := newMediaStack(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	h.media = media
+
+	for subj, fn := range map[string]nats.MsgHandler{
+		protocol.SubjectReserve(cfg.ID):   h.handleReserve,
+		protocol.SubjectToHostAll(cfg.ID): h.handleToHost,
+	} {
+		sub, err := nc.Subscribe(subj, fn)
+		if err != nil {
+			h.unsubscribe()
+			_ = media.close()
+			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
+		}
+		h.subs = append(h.subs, sub)
+	}
+	// Make sure the subscriptions are known to the server before the first heartbeat invites
+	// reservations.
+	if err := nc.Flush(); err != nil {
+		h.unsubscribe()
+		_ = media.close()
+		return nil, fmt.Errorf("nats flush: %w", err)
+	}
+	log.Info("host started", "slots", cfg.Slots, "udp_port", media.port, "encoders", h.encoders,
+		"size", fmt.Sprintf("%dx%d@%d", cfg.Width, cfg.Height, cfg.FPS))
+	h.publishEvent(protocol.Event{Kind: "host_started"})
+	h.heartbeat()
+	h.wg.Go(h.heartbeatLoop)
+	return h, nil
+}
+
+// UDPPort is the port the ICE UDP mux is bound to.
+func (h *Host) UDPPort() int { return h.media.port }
+
+// ID is the host id.
+func (h *Host) ID() string { return h.cfg.ID }
+
+// Close ends every session with reason "shutdown", publishes a final heartbeat, and releases
+// the UDP port. It waits for every goroutine the host started, or until ctx is done.
+func (h *Host) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.state = protocol.HostStopped
+		sessions := make([]*Session, 0, len(h.sessions))
+		for _, s := range h.sessions {
+			sessions = append(sessions, s)
+		}
+		h.mu.Unlock()
+		h.unsubscribe()
+		for _, s := range sessions {
+			s.stop(protocol.ReasonShutdown)
+		}
+		close(h.quit)
+	})
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("host close: %w", ctx.Err())
+	}
+	h.heartbeat() // state stopped: the matchmaker forgets this host now rather than after a TTL
+	h.publishEvent(protocol.Event{Kind: "host_stopped"})
+	if err := h.nc.Flush(); err != nil {
+		h.log.Warn("nats flush on close", "err", err)
+	}
+	return h.media.close()
+}
+
+func (h *Host) unsubscribe() {
+	for _, sub := range h.subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+func (h *Host) heartbeatLoop() {
+	t := time.NewTicker(h.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-t.C:
+			h.heartbeat()
+		}
+	}
+}
+
+// Heartbeat returns what the host would publish now.
+func (h *Host) Heartbeat() protocol.Heartbeat {
+	h.mu.Lock()
+	hb := protocol.Heartbeat{
+		Host: h.cfg.ID, Region: h.cfg.Region, State: h.state, Slots: h.cfg.Slots,
+		Encoders: h.encoders, Version: h.cfg.Version, Time: time.Now().UTC(),
+	}
+	for _, s := range h.sessions {
+		if s.isReserved() {
+			hb.Reserved++
+		} else {
+			hb.Used++
+		}
+	}
+	h.mu.Unlock()
+	for g := range h.cfg.Games {
+		hb.Games = append(hb.Games, g)
+	}
+	slices.Sort(hb.Games)
+	hb.Seq = h.seq.Add(1)
+	return hb
+}
+
+func (h *Host) heartbeat() {
+	b, _ := json.Marshal(h.Heartbeat())
+	if err := h.nc.Publish(protocol.SubjectHeartbeat(h.cfg.ID), b); err != nil {
+		h.log.Warn("heartbeat publish failed", "err", err)
+	}
+}
+
+func (h *Host) publishEvent(ev protocol.Event) {
+	ev.Time = time.Now().UTC()
+	ev.Host = h.cfg.ID
+	ev.Region = h.cfg.Region
+	b, _ := json.Marshal(ev)
+	if err := h.nc.Publish(protocol.SubjectEvent(ev.Kind), b); err != nil {
+		h.log.Warn("event publish failed", "kind", ev.Kind, "err", err)
+	}
+}
+
+// sendToClient publishes a message for the player of session sid.
+func (h *Host) sendToClient(sid string, m protocol.Message) {
+	b, _ := json.Marshal(m)
+	if err := h.nc.Publish(protocol.SubjectToClient(sid), b); err != nil {
+		h.log.Warn("publish to client failed", "session", sid, "type", m.Type, "err", err)
+	}
+}
+
+func respond(msg *nats.Msg, r protocol.Reply) {
+	if msg.Reply == "" {
+		return
+	}
+	b, _ := json.Marshal(r)
+	_ = msg.Respond(b)
+}
+
+// handleReserve holds a slot for a new session (matchmaker → host, request-reply).
+func (h *Host) handleReserve(msg *nats.Msg) {
+	var req protocol.ReserveRequest
+	if len(msg.Data) > maxNATSMessage || json.Unmarshal(msg.Data, &req) != nil ||
+		!protocol.ValidName(req.Session) || !protocol.ValidName(req.Game) {
+		respond(msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadField, "malformed reserve request")))
+		return
+	}
+	s, err := h.reserve(req)
+	if err != nil {
+		h.log.Info("reservation refused", "session", req.Session, "game", req.Game, "err", err)
+		respond(msg, protocol.FailReply(err))
+		return
+	}
+	s.log.Info("slot reserved", "game", req.Game, "hold", h.cfg.ReserveTimeout)
+	respond(msg, protocol.Reply{OK: true, Host: h.cfg.ID, Region: h.cfg.Region})
+	h.heartbeat() // let the matchmaker see the new count at once
+}
+
+func (h *Host) reserve(req protocol.ReserveRequest) (*Session, error) {
+	factory, ok := h.cfg.Games[req.Game]
+	if !ok {
+		return nil, protocol.Errorf(protocol.CodeUnknownGame, "this host does not offer game %q", req.Game)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.state != protocol.HostReady:
+		return nil, protocol.Errorf(protocol.CodeNoFreeHost, "host is %s", h.state)
+	case h.sessions[req.Session] != nil:
+		return nil, protocol.Errorf(protocol.CodeBadState, "session %s already exists", req.Session)
+	case len(h.sessions) >= h.cfg.Slots:
+		return nil, protocol.Errorf(protocol.CodeNoFreeHost, "all %d slots in use", h.cfg.Slots)
+	}
+	s := newSession(h, req.Session, req.Game, factory)
+	h.sessions[req.Session] = s
+	h.wg.Go(s.run)
+	return s, nil
+}
+
+// remove forgets an ended session, freeing its slot.
+func (h *Host) remove(s *Session) {
+	h.mu.Lock()
+	if h.sessions[s.id] == s {
+		delete(h.sessions, s.id)
+	}
+	h.mu.Unlock()
+}
+
+// handleToHost routes signalling from the gateway to the session's loop.
+func (h *Host) handleToHost(msg *nats.Msg) {
+	sid := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
+	var m protocol.Message
+	if len(msg.Data) > maxNATSMessage || json.Unmarshal(msg.Data, &m) != nil {
+		respond(msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadMessage, "malformed signalling message")))
+		return
+	}
+	h.mu.Lock()
+	s := h.sessions[sid]
+	h.mu.Unlock()
+	if s == nil {
+		err := protocol.Errorf(protocol.CodeSessionNotFound, "session %s is not on this host", sid)
+		if msg.Reply != "" {
+			respond(msg, protocol.FailReply(err))
+		} else if m.Type != protocol.TypeLeave {
+			h.sendToClient(sid, protocol.ErrorMessage(err))
+		}
+		return
+	}
+	s.deliver(m, msg)
+}
+
+// SessionInfo describes a session for ops and tests.
+type SessionInfo struct {
+	ID, Game string
+	State    string
+	Stats    Stats
+}
+
+// Sessions lists the host's sessions.
+func (h *Host) Sessions() []SessionInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]SessionInfo, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		out = append(out, SessionInfo{ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats()})
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// LatencySamples returns the host's recent server-side latencies (frame ready → last RTP
+// packet of the frame handed to the socket), sorted.
+func (h *Host) LatencySamples() []time.Duration { return h.latency.snapshot() }

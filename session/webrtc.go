@@ -1,0 +1,101 @@
+package session
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/edgeplay/edgeplay/internal/pionlog"
+)
+
+// h264Fmtp is what the host offers: constrained baseline, packetization mode 1. Browsers decode
+// any level of the profile they negotiate; level-asymmetry-allowed lets the stream itself carry
+// level 3.2 (720p60).
+const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// h264PayloadType is the RTP payload type offered for H.264.
+const h264PayloadType = 102
+
+// mediaStack is the per-host WebRTC machinery shared by all its sessions: one API (codecs,
+// interceptors, settings) and one UDP mux, so every session of a host uses one UDP port.
+type mediaStack struct {
+	api *webrtc.API
+	mux ice.UDPMux
+	// port is the UDP port actually bound (useful when the config asked for port 0).
+	port int
+}
+
+func newMediaStack(cfg Config, log *slog.Logger) (*mediaStack, error) {
+	m := &webrtc.MediaEngine{}
+	feedback := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+		{Type: "transport-cc"},
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp, RTCPFeedback: feedback,
+		},
+		PayloadType: h264PayloadType,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("register H.264: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+
+	host, portStr, err := net.SplitHostPort(cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: udp address %q: %v", ErrConfig, cfg.UDPAddr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "" && ip == nil {
+		return nil, fmt.Errorf("%w: udp address %q: host must be an IP address", ErrConfig, cfg.UDPAddr)
+	}
+	pionLog := pionlog.Factory{Logger: log}
+
+	se := webrtc.SettingEngine{LoggerFactory: pionLog}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+
+	ms := &mediaStack{}
+	if ip == nil || ip.IsUnspecified() {
+		// One socket per interface address, all on the same port.
+		var port int
+		if _, err := fmt.Sscan(portStr, &port); err != nil {
+			return nil, fmt.Errorf("%w: udp port %q", ErrConfig, portStr)
+		}
+		mm, err := ice.NewMultiUDPMuxFromPort(port, ice.UDPMuxFromPortWithLoopback(),
+			ice.UDPMuxFromPortWithLogger(pionLog.NewLogger("udpmux")))
+		if err != nil {
+			return nil, fmt.Errorf("listen udp %s: %w", cfg.UDPAddr, err)
+		}
+		ms.mux = mm
+		if addrs := mm.GetListenAddresses(); len(addrs) > 0 {
+			if ua, ok := addrs[0].(*net.UDPAddr); ok {
+				ms.port = ua.Port
+			}
+		}
+	} else {
+		conn, err := net.ListenPacket("udp", cfg.UDPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listen udp %s: %w", cfg.UDPAddr, err)
+		}
+		ms.mux = webrtc.NewICEUDPMux(pionLog.NewLogger("udpmux"), conn)
+		ms.port = conn.LocalAddr().(*net.UDPAddr).Port
+	}
+	se.SetICEUDPMux(ms.mux)
+
+	ms.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return ms, nil
+}
+
+func (ms *mediaStack) close() error { return ms.mux.Close() }

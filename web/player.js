@@ -1,0 +1,676 @@
+// EdgeplayPlayer: an embeddable edgeplay game player (docs/PROTOCOL.md is the contract).
+//
+//   import { EdgeplayPlayer } from "./player.js";   // and include player.css
+//   const player = new EdgeplayPlayer(element, { game: "demo" });
+//   player.play(); player.stop(); player.toggleFullscreen(); player.toggleStats();
+//
+// Options: url (websocket URL; default /v1/play on this origin, ws: or wss: to match the page),
+// game (default "demo"), token (sent in join when set), iceServers (RTCIceServer[], default none),
+// expose (default true: publish `info` as window.edgeplay).
+//
+// Events (CustomEvent, detail in braces):
+//   statechange {state, status}  every change of state or of the status line
+//   banner      {level, text}    a message for the user; level "error" or "info"; text "" clears it
+//   ended       {reason, text}   the session is over (reason from PROTOCOL.md, or "client")
+//   stats       {…}              the latest statistics, once per second while connected
+//
+// window.edgeplay (player.info), kept up to date for scripts and browser tests:
+//   state          "idle" | "opening" (websocket) | "finding" (join sent) | "placed" |
+//                  "connecting" (offer received) | "playing" (WebRTC connected) | "ended"
+//   status         the status line text
+//   sessionId      from welcome; host, region from placed (null before)
+//   framesDecoded  video frames presented this session (requestVideoFrameCallback count)
+//   videoWidth, videoHeight   size of the last presented frame
+//   lastMarker     latency marker of the last frame (0–65535), -1 when the frame has none
+//   lastSeq        seq of the last input message sent (0 before any)
+//   samples        click-to-photon samples in ms, oldest first, at most 1000 (same array kept)
+//   stats          latest getStats sample: rttMs, fps, bitrateKbps, packetLossPct, decodeMs,
+//                  jitterBufferMs, width, height, framesDecoded, framesDropped, codec, decoder,
+//                  c2pP50, c2pP95, c2pCount (null where not known)
+//   error          the last error text shown, or null; endReason: the last end reason, or null
+//   sendKey(code)  press and release a key by KeyboardEvent.code; returns the key-down seq, or 0
+//                  when nothing was sent (unknown code, or the input channel is not open)
+
+import {
+  Type, encodeKey, encodeMouseButton, encodeMouseMove, encodeWheel, hidUsage, modsOf,
+  wheelPixels, wireTime, MAX_BUTTON,
+} from "./input.js";
+import { MARKER_HEIGHT, MARKER_WIDTH, markerCovers, readMarker } from "./marker.js";
+import { StatsSampler, formatStats, percentile } from "./stats.js";
+
+const STREAM_WIDTH = 1280; // the marker is defined in pixels of a 1280×720 frame
+const STREAM_HEIGHT = 720;
+const FRAME_TIMEOUT_MS = 10_000;
+const PENDING_MAX_AGE_MS = 5_000;
+const MAX_SAMPLES = 1000;
+const MOTION_MAX_BUFFERED = 16 << 10; // drop motion rather than queue it behind a slow link
+
+// After these error codes the server closes the socket (PROTOCOL.md).
+const FATAL_CODES = new Set(["no_free_host", "unknown_game", "host_unavailable", "shutting_down", "message_too_large"]);
+
+const UDP_HINT = "check that UDP traffic can reach the host";
+
+// ended.reason → [level, text].
+const END_TEXT = {
+  player_left: ["info", "you left the game"],
+  idle: ["info", "the session ended because there was no input for a while"],
+  connection_failed: ["error", `connection failed — ${UDP_HINT}`],
+  timeout: ["error", `the video connection was not established in time — ${UDP_HINT}`],
+  host_lost: ["error", "the game host stopped responding"],
+  drained: ["info", "the game host was taken out of service; press Play for a new session"],
+  kicked: ["info", "an operator ended the session"],
+  shutdown: ["info", "the game host shut down; press Play for a new session"],
+  error: ["error", "the game host hit an unexpected error"],
+};
+
+const NO_VIDEO = "connected, but no video arrived within 10 s — the host may not be sending video, or UDP packets are being dropped";
+
+const PROGRESS = new Set(["opening", "finding", "placed", "connecting"]);
+
+function defaultURL() {
+  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/play";
+}
+
+// Resolves a possibly relative URL against the page and turns http(s) into ws(s).
+function wsURL(url) {
+  const u = new URL(url, location.href);
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  return u.href;
+}
+
+function isEditable(el) {
+  return el instanceof Element && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+}
+
+const clamp01 = (v) => Math.max(0, Math.min(1, v));
+
+export class EdgeplayPlayer extends EventTarget {
+  constructor(container, options = {}) {
+    super();
+    this.container = container;
+    this.options = {
+      url: wsURL(options.url ?? defaultURL()),
+      game: options.game || "demo",
+      token: options.token || "",
+      iceServers: options.iceServers ?? [],
+    };
+    this.info = {
+      state: "idle", status: "ready", sessionId: null, host: null, region: null,
+      framesDecoded: 0, videoWidth: 0, videoHeight: 0, lastMarker: -1, lastSeq: 0,
+      samples: [], stats: {}, error: null, endReason: null,
+      sendKey: (code) => this.sendKey(code),
+    };
+    if (options.expose ?? true) window.edgeplay = this.info;
+
+    this.s = null; // the current session, see play()
+    this.pending = new Map(); // input seq → performance.now() at send, for click-to-photon
+    this.statsVisible = false;
+    this.abort = new AbortController();
+    this.#build();
+    this.#listen();
+    this.#render();
+  }
+
+  // ---- public API ----
+
+  /** Starts a session; does nothing while one is running. */
+  play() {
+    if (this.s) return;
+    const info = this.info;
+    Object.assign(info, {
+      sessionId: null, host: null, region: null, framesDecoded: 0, videoWidth: 0, videoHeight: 0,
+      lastMarker: -1, lastSeq: 0, stats: {}, error: null, endReason: null,
+    });
+    info.samples.length = 0;
+    this.pending.clear();
+    this.#banner("", "");
+    const s = {
+      ws: null, pc: null, input: null, motion: null, sampler: null,
+      seq: 1, // next input seq: one counter across both channels, from 1
+      remote: [], // candidates that arrived before the offer
+      opened: false, connected: false, sentEnd: false, lastError: "", timers: [],
+      watching: false, frameReq: 0, pollReq: 0,
+      motionDx: 0, motionDy: 0, wheelDx: 0, wheelDy: 0, motionDirty: false, raf: 0,
+      pos: { x: 0.5, y: 0.5 }, keys: new Set(), buttons: new Set(),
+    };
+    this.s = s;
+    this.#setState("opening", "connecting to the server…");
+    let ws;
+    try {
+      ws = new WebSocket(this.options.url);
+    } catch (err) {
+      this.#finish(s, "client", "error", `cannot open ${this.options.url}: ${err.message}`);
+      return;
+    }
+    s.ws = ws;
+    ws.onopen = () => { s.opened = true; };
+    ws.onmessage = (e) => this.#onMessage(s, e.data);
+    ws.onclose = () => {
+      if (this.s !== s) return;
+      const text = s.opened ? "lost connection to the server" : `cannot reach the server (${this.options.url})`;
+      this.#finish(s, "client", "error", s.lastError || text);
+    };
+  }
+
+  /** Ends the session (sends leave). */
+  stop() {
+    const s = this.s;
+    if (!s) return;
+    this.#sendJSON(s, { type: "leave" });
+    this.#finish(s, "player_left", "", "stopped");
+  }
+
+  /** Fullscreens the player, or leaves fullscreen. */
+  toggleFullscreen() {
+    const doc = document;
+    if ((doc.fullscreenElement ?? doc.webkitFullscreenElement) === this.root) {
+      (doc.exitFullscreen ?? doc.webkitExitFullscreen)?.call(doc);
+      return;
+    }
+    const req = this.root.requestFullscreen ?? this.root.webkitRequestFullscreen;
+    Promise.resolve(req?.call(this.root)).catch((err) => this.#banner("info", `fullscreen is not available: ${err.message}`));
+  }
+
+  /** Shows or hides the statistics overlay. */
+  toggleStats(show = !this.statsVisible) {
+    this.statsVisible = show;
+    this.statsEl.hidden = !show;
+    this.#renderStats();
+  }
+
+  /** Presses and releases a key (KeyboardEvent.code); returns the key-down seq or 0. */
+  sendKey(code) {
+    const usage = hidUsage(code);
+    const s = this.s;
+    if (!usage || !s) return 0;
+    const seq = this.#send(s, "input", (q, t) => encodeKey(Type.KeyDown, q, t, usage, 0));
+    if (seq) {
+      this.pending.set(seq, performance.now());
+      this.#send(s, "input", (q, t) => encodeKey(Type.KeyUp, q, t, usage, 0));
+    }
+    return seq;
+  }
+
+  /** Ends any session and removes the player's DOM and listeners. */
+  destroy() {
+    this.stop();
+    this.abort.abort();
+    this.root.remove();
+    if (window.edgeplay === this.info) delete window.edgeplay;
+  }
+
+  // ---- DOM ----
+
+  #build() {
+    const root = document.createElement("div");
+    root.className = "ep-root";
+    root.innerHTML =
+      '<video class="ep-video" autoplay muted playsinline disablepictureinpicture></video>' +
+      '<div class="ep-overlay"><div class="ep-spinner" aria-hidden="true"></div><p class="ep-message"></p></div>' +
+      '<div class="ep-stats" hidden></div>';
+    this.root = root;
+    this.video = root.querySelector("video");
+    this.overlay = root.querySelector(".ep-overlay");
+    this.messageEl = root.querySelector(".ep-message");
+    this.statsEl = root.querySelector(".ep-stats");
+    this.canvas = document.createElement("canvas");
+    this.canvas.width = MARKER_WIDTH;
+    this.canvas.height = MARKER_HEIGHT;
+    this.ctx = this.canvas.getContext("2d", { willReadFrequently: true });
+    this.container.append(root);
+  }
+
+  #render() {
+    const { state, status, framesDecoded, error } = this.info;
+    const waiting = state === "playing" && framesDecoded === 0;
+    const noVideo = waiting && status === NO_VIDEO;
+    this.overlay.hidden = state === "playing" && framesDecoded > 0;
+    this.overlay.classList.toggle("ep-busy", PROGRESS.has(state) || (waiting && !noVideo));
+    this.overlay.classList.toggle("ep-error", noVideo || (state === "ended" && !!error));
+    this.messageEl.textContent = state === "idle" ? "press Play to start" : status;
+    this.root.dataset.state = state;
+  }
+
+  #renderStats() {
+    if (!this.statsVisible) return;
+    const rows = formatStats(this.info.stats);
+    this.statsEl.replaceChildren(...rows.map(([k, v]) => {
+      const row = document.createElement("div");
+      const dt = document.createElement("span");
+      const dd = document.createElement("span");
+      dt.textContent = k;
+      dd.textContent = v;
+      row.append(dt, dd);
+      return row;
+    }));
+  }
+
+  #setState(state, status) {
+    this.info.state = state;
+    this.info.status = status;
+    this.#render();
+    this.dispatchEvent(new CustomEvent("statechange", { detail: { state, status } }));
+  }
+
+  #banner(level, text) {
+    this.info.error = level === "error" ? text : null;
+    this.#render();
+    this.dispatchEvent(new CustomEvent("banner", { detail: { level, text } }));
+  }
+
+  // ---- signalling ----
+
+  #sendJSON(s, msg) {
+    if (s.ws?.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(msg));
+  }
+
+  #onMessage(s, data) {
+    if (this.s !== s) return;
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return; // the server only sends JSON; ignore anything else
+    }
+    switch (msg.type) {
+      case "welcome": {
+        this.info.sessionId = msg.session ?? null;
+        const join = { type: "join", game: this.options.game };
+        if (this.options.token) join.token = this.options.token;
+        this.#sendJSON(s, join);
+        this.#setState("finding", "finding a host…");
+        break;
+      }
+      case "placed":
+        this.info.host = msg.host ?? null;
+        this.info.region = msg.region ?? null;
+        this.#setState("placed", `placed on host ${msg.host}` + (msg.region ? ` (${msg.region})` : ""));
+        break;
+      case "offer":
+        this.#onOffer(s, msg.sdp);
+        break;
+      case "candidate":
+        if (!msg.candidate) break;
+        if (s.pc) this.#addCandidate(s, msg.candidate);
+        else s.remote.push(msg.candidate);
+        break;
+      case "ended": {
+        const [level, text] = END_TEXT[msg.reason] ?? ["error", msg.message || `the session ended (${msg.reason})`];
+        this.#finish(s, msg.reason ?? "error", level, text);
+        break;
+      }
+      case "error": {
+        const text = msg.message || msg.code || "unknown error";
+        s.lastError = text;
+        if (FATAL_CODES.has(msg.code)) this.#finish(s, "client", "error", text);
+        else this.#banner("error", text);
+        break;
+      }
+    }
+  }
+
+  async #onOffer(s, sdp) {
+    if (s.pc) return; // one offer per session
+    this.#setState("connecting", "connecting…");
+    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers });
+    s.pc = pc;
+    s.sampler = new StatsSampler(pc);
+    pc.ontrack = (e) => {
+      if (this.s !== s || e.track.kind !== "video") return;
+      tuneReceiver(e.receiver);
+      this.video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+      this.video.play().catch(() => {}); // muted autoplay is allowed; a refusal is retried by autoplay
+      this.#watchFrames(s);
+    };
+    pc.ondatachannel = (e) => {
+      const ch = e.channel;
+      ch.binaryType = "arraybuffer";
+      if (ch.label === "input") s.input = ch;
+      else if (ch.label === "motion") s.motion = ch;
+    };
+    pc.onicecandidate = (e) => {
+      if (this.s !== s) return;
+      if (e.candidate?.candidate) {
+        this.#sendJSON(s, { type: "candidate", candidate: e.candidate.toJSON() });
+      } else if (!s.sentEnd) {
+        s.sentEnd = true;
+        this.#sendJSON(s, { type: "candidate", candidate: { candidate: "" } });
+      }
+    };
+    const onConn = () => this.#onConnectionState(s);
+    pc.onconnectionstatechange = onConn;
+    pc.oniceconnectionstatechange = onConn;
+    try {
+      await pc.setRemoteDescription({ type: "offer", sdp });
+      for (const c of s.remote.splice(0)) this.#addCandidate(s, c);
+      await pc.setLocalDescription(await pc.createAnswer());
+      if (this.s !== s) return;
+      this.#sendJSON(s, { type: "answer", sdp: pc.localDescription.sdp });
+    } catch (err) {
+      if (this.s === s) this.#fail(s, `could not set up the video connection: ${err.message}`);
+    }
+  }
+
+  #addCandidate(s, c) {
+    s.pc.addIceCandidate(c).catch((err) => console.warn("edgeplay: remote candidate rejected:", err.message));
+  }
+
+  #onConnectionState(s) {
+    if (this.s !== s) return;
+    const pc = s.pc;
+    const st = pc.connectionState ?? pc.iceConnectionState;
+    if (st === "failed" || pc.iceConnectionState === "failed") {
+      this.#fail(s, "connection failed — check UDP: the browser could not reach the host's UDP port");
+    } else if (st === "connected") {
+      if (!s.connected) {
+        s.connected = true;
+        s.timers.push(setInterval(() => this.#sampleStats(s), 1000));
+        s.timers.push(setTimeout(() => {
+          if (this.s !== s || this.info.framesDecoded > 0) return;
+          this.#banner("error", NO_VIDEO); // the session stays up: a late first frame clears it
+          this.#setState("playing", NO_VIDEO);
+        }, FRAME_TIMEOUT_MS));
+      }
+      const waiting = this.info.status === NO_VIDEO ? NO_VIDEO : "connected, waiting for video…";
+      this.#setState("playing", this.info.framesDecoded ? "playing" : waiting);
+    } else if (st === "disconnected" && this.info.state === "playing") {
+      this.#setState("playing", "connection interrupted, reconnecting…");
+    }
+  }
+
+  // Tells the server and ends the session with an error.
+  #fail(s, text) {
+    this.#sendJSON(s, { type: "leave" });
+    this.#finish(s, "client", "error", text);
+  }
+
+  #finish(s, reason, level, text) {
+    if (this.s !== s) return;
+    this.s = null;
+    for (const t of s.timers) clearTimeout(t); // also clears intervals: they share one id list
+    cancelAnimationFrame(s.raf);
+    cancelAnimationFrame(s.pollReq);
+    if (s.frameReq && this.video.cancelVideoFrameCallback) this.video.cancelVideoFrameCallback(s.frameReq);
+    if (document.pointerLockElement === this.video) document.exitPointerLock();
+    if (s.ws) {
+      s.ws.onmessage = s.ws.onclose = null;
+      s.ws.close(1000);
+    }
+    if (s.pc) {
+      s.pc.ontrack = s.pc.ondatachannel = s.pc.onicecandidate = null;
+      s.pc.onconnectionstatechange = s.pc.oniceconnectionstatechange = null;
+      s.pc.close();
+    }
+    this.video.srcObject = null;
+    this.pending.clear();
+    this.info.endReason = reason;
+    this.#banner(level, level ? text : "");
+    this.#setState("ended", text);
+    this.dispatchEvent(new CustomEvent("ended", { detail: { reason, text } }));
+  }
+
+  // ---- video frames, latency marker, stats ----
+
+  #watchFrames(s) {
+    const v = this.video;
+    if (s.watching) return;
+    s.watching = true;
+    if (v.requestVideoFrameCallback) {
+      const cb = (now, meta) => {
+        if (this.s !== s) return;
+        this.#onFrame(now, meta.width, meta.height);
+        s.frameReq = v.requestVideoFrameCallback(cb);
+      };
+      s.frameReq = v.requestVideoFrameCallback(cb);
+      return;
+    }
+    // No requestVideoFrameCallback: poll once per display frame and count new pictures.
+    let last = -1;
+    const poll = (now) => {
+      if (this.s !== s) return;
+      if (v.readyState >= 2 && v.currentTime !== last) {
+        last = v.currentTime;
+        this.#onFrame(now, v.videoWidth, v.videoHeight);
+      }
+      s.pollReq = requestAnimationFrame(poll);
+    };
+    s.pollReq = requestAnimationFrame(poll);
+  }
+
+  #onFrame(now, width, height) {
+    const info = this.info;
+    info.framesDecoded++;
+    info.videoWidth = width;
+    info.videoHeight = height;
+    if (info.framesDecoded === 1) {
+      if (info.error === NO_VIDEO) this.#banner("", "");
+      if (info.state === "playing") this.#setState("playing", "playing");
+      else this.#render();
+    }
+    const sx = (this.video.videoWidth || width) / STREAM_WIDTH;
+    const sy = (this.video.videoHeight || height) / STREAM_HEIGHT;
+    let m = -1;
+    try {
+      this.ctx.drawImage(this.video, 0, 0, MARKER_WIDTH * sx, MARKER_HEIGHT * sy, 0, 0, MARKER_WIDTH, MARKER_HEIGHT);
+      m = readMarker(this.ctx.getImageData(0, 0, MARKER_WIDTH, MARKER_HEIGHT));
+    } catch {
+      // the frame is not drawable yet
+    }
+    info.lastMarker = m;
+    for (const [seq, sent] of this.pending) {
+      if (now - sent > PENDING_MAX_AGE_MS) {
+        this.pending.delete(seq);
+      } else if (m >= 0 && markerCovers(m, seq)) {
+        this.pending.delete(seq);
+        if (now >= sent) info.samples.push(now - sent);
+      }
+    }
+    if (info.samples.length > MAX_SAMPLES) info.samples.splice(0, info.samples.length - MAX_SAMPLES);
+  }
+
+  async #sampleStats(s) {
+    if (!s.sampler) return;
+    let st;
+    try {
+      st = await s.sampler.sample();
+    } catch {
+      return; // the connection closed while sampling
+    }
+    if (this.s !== s) return;
+    const samples = this.info.samples;
+    st.c2pP50 = samples.length ? percentile(samples, 50) : null;
+    st.c2pP95 = samples.length ? percentile(samples, 95) : null;
+    st.c2pCount = samples.length;
+    this.info.stats = st;
+    this.#renderStats();
+    this.dispatchEvent(new CustomEvent("stats", { detail: st }));
+  }
+
+  // ---- input ----
+
+  // Sends one input message on the named channel if it is open; returns its seq, or 0.
+  #send(s, channel, build) {
+    const ch = s[channel];
+    if (!ch || ch.readyState !== "open") return 0;
+    if (channel === "motion" && ch.bufferedAmount > MOTION_MAX_BUFFERED) return 0;
+    const seq = s.seq;
+    try {
+      ch.send(build(seq, wireTime()));
+    } catch {
+      return 0;
+    }
+    s.seq = ((seq + 1) >>> 0) || 1;
+    this.info.lastSeq = seq;
+    return seq;
+  }
+
+  // The session whose input channel is open, or null.
+  #active() {
+    const s = this.s;
+    return s?.input?.readyState === "open" ? s : null;
+  }
+
+  #listen() {
+    const opts = { signal: this.abort.signal };
+    const v = this.video;
+    window.addEventListener("keydown", (e) => this.#onKey(e, true), opts);
+    window.addEventListener("keyup", (e) => this.#onKey(e, false), opts);
+    window.addEventListener("blur", () => this.#releaseAll(), opts);
+    window.addEventListener("pagehide", () => this.stop(), opts);
+    document.addEventListener("visibilitychange", () => document.hidden && this.#releaseAll(), opts);
+    v.addEventListener("mousedown", (e) => this.#onButton(e, true), opts);
+    window.addEventListener("mouseup", (e) => this.#onButton(e, false), opts);
+    v.addEventListener("mousemove", (e) => this.#onMove(e), opts);
+    v.addEventListener("wheel", (e) => this.#onWheel(e), { ...opts, passive: false });
+    v.addEventListener("contextmenu", (e) => this.#active() && e.preventDefault(), opts);
+    document.addEventListener("fullscreenchange", () => {
+      const kb = navigator.keyboard;
+      if (document.fullscreenElement === this.root) kb?.lock?.().catch(() => {});
+      else kb?.unlock?.();
+    }, opts);
+  }
+
+  #onKey(e, down) {
+    if (e.code === "F2") { // the stats overlay; never sent to the game
+      if (down && !e.repeat) this.toggleStats();
+      e.preventDefault();
+      return;
+    }
+    const s = this.#active();
+    const usage = hidUsage(e.code);
+    if (!s || !usage || isEditable(e.target)) return;
+    e.preventDefault();
+    if (down && e.repeat) return;
+    const type = down ? Type.KeyDown : Type.KeyUp;
+    const seq = this.#send(s, "input", (q, t) => encodeKey(type, q, t, usage, modsOf(e)));
+    if (!seq) return;
+    if (down) {
+      this.pending.set(seq, performance.now());
+      s.keys.add(usage);
+    } else {
+      s.keys.delete(usage);
+    }
+  }
+
+  #onButton(e, down) {
+    const s = this.#active();
+    if (!s || !(e.button >= 0 && e.button <= MAX_BUTTON)) return;
+    if (down) {
+      e.preventDefault();
+      if (document.pointerLockElement !== this.video) this.#lockPointer();
+      this.#updatePosition(s, e);
+      this.#flushMotion(s); // the game should see where the click happened first
+    } else if (!s.buttons.has(e.button)) {
+      return; // a release of a press we did not send
+    }
+    const seq = this.#send(s, "input", (q, t) => encodeMouseButton(q, t, e.button, down));
+    if (!seq) return;
+    if (down) {
+      this.pending.set(seq, performance.now());
+      s.buttons.add(e.button);
+    } else {
+      s.buttons.delete(e.button);
+    }
+  }
+
+  #lockPointer() {
+    try {
+      Promise.resolve(this.video.requestPointerLock()).catch(() => {});
+    } catch {
+      // pointer lock is unavailable (e.g. in an iframe without allow="pointer-lock")
+    }
+  }
+
+  // Where the picture is drawn inside the video element: object-fit: contain letterboxes it.
+  #contentRect() {
+    const r = this.video.getBoundingClientRect();
+    const vw = this.video.videoWidth || STREAM_WIDTH;
+    const vh = this.video.videoHeight || STREAM_HEIGHT;
+    const scale = Math.min(r.width / vw, r.height / vh) || 1;
+    const w = vw * scale;
+    const h = vh * scale;
+    return { left: r.left + (r.width - w) / 2, top: r.top + (r.height - h) / 2, width: w, height: h };
+  }
+
+  #updatePosition(s, e) {
+    const cr = this.#contentRect();
+    if (document.pointerLockElement === this.video) {
+      // The cursor is hidden and fixed; move a virtual one by the relative motion.
+      s.pos.x = clamp01(s.pos.x + e.movementX / cr.width);
+      s.pos.y = clamp01(s.pos.y + e.movementY / cr.height);
+    } else {
+      s.pos.x = clamp01((e.clientX - cr.left) / cr.width);
+      s.pos.y = clamp01((e.clientY - cr.top) / cr.height);
+    }
+    s.motionDirty = true;
+  }
+
+  #onMove(e) {
+    const s = this.#active();
+    if (!s) return;
+    s.motionDx += e.movementX || 0;
+    s.motionDy += e.movementY || 0;
+    this.#updatePosition(s, e);
+    this.#scheduleFlush(s);
+  }
+
+  #onWheel(e) {
+    const s = this.#active();
+    if (!s) return;
+    e.preventDefault();
+    const [dx, dy] = wheelPixels(e);
+    s.wheelDx += dx;
+    s.wheelDy += dy;
+    this.#scheduleFlush(s);
+  }
+
+  // Motion and wheel go out at most once per animation frame, summed.
+  #scheduleFlush(s) {
+    if (!s.raf) s.raf = requestAnimationFrame(() => this.#flushMotion(s));
+  }
+
+  #flushMotion(s) {
+    cancelAnimationFrame(s.raf);
+    s.raf = 0;
+    if (s.motionDirty) {
+      const dx = Math.trunc(s.motionDx);
+      const dy = Math.trunc(s.motionDy);
+      s.motionDx -= dx; // keep the sub-pixel rest for the next message
+      s.motionDy -= dy;
+      const x = Math.round(s.pos.x * 65535);
+      const y = Math.round(s.pos.y * 65535);
+      this.#send(s, "motion", (q, t) => encodeMouseMove(q, t, dx, dy, x, y));
+      s.motionDirty = false;
+    }
+    if (s.wheelDx || s.wheelDy) {
+      const dx = s.wheelDx;
+      const dy = s.wheelDy;
+      s.wheelDx = s.wheelDy = 0;
+      this.#send(s, "motion", (q, t) => encodeWheel(q, t, dx, dy));
+    }
+  }
+
+  // Releases held keys and buttons when the page loses focus, so that none stays stuck down.
+  #releaseAll() {
+    const s = this.#active();
+    if (!s) return;
+    for (const usage of s.keys) this.#send(s, "input", (q, t) => encodeKey(Type.KeyUp, q, t, usage, 0));
+    for (const b of s.buttons) this.#send(s, "input", (q, t) => encodeMouseButton(q, t, b, false));
+    s.keys.clear();
+    s.buttons.clear();
+  }
+}
+
+// Asks for the smallest jitter buffer the browser allows (PROTOCOL.md, "WebRTC").
+function tuneReceiver(receiver) {
+  for (const prop of ["jitterBufferTarget", "playoutDelayHint"]) {
+    if (prop in receiver) {
+      try {
+        receiver[prop] = 0;
+      } catch {
+        // read-only or out of range in this browser
+      }
+    }
+  }
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	// src="…" and href="…" attributes of index.html.
+	htmlRef = regexp.MustCompile(`(?:src|href)\s*=\s*"([^"]+)"`)
+	// Static and dynamic import specifiers: import … from "x", import "x", import("x").
+	jsImport = regexp.MustCompile(`(?m)(?:^\s*import\s[^"';]*?from\s*|^\s*import\s*|\bimport\s*\(\s*)["']([^"']+)["']`)
+)
+
+// TestAssetsComplete follows every reference from index.html and every import of the modules
+// it loads, and fails on one the embedded FS lacks.
+func TestAssetsComplete(t *testing.T) {
+	page, err := assets.ReadFile("index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queue []string
+	for _, m := range htmlRef.FindAllStringSubmatch(string(page), -1) {
+		ref := m[1]
+		if ref == "./" || strings.Contains(ref, ":") || strings.HasPrefix(ref, "#") {
+			continue // the page itself, absolute or data: URLs, fragments
+		}
+		queue = append(queue, ref)
+	}
+	if len(queue) == 0 {
+		t.Fatal("index.html references nothing")
+	}
+	seen := map[string]bool{}
+	for len(queue) > 0 {
+		ref := queue[0]
+		queue = queue[1:]
+		name := path.Clean(strings.TrimPrefix(ref, "/"))
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		data, err := fs.ReadFile(assets, name)
+		if err != nil {
+			t.Errorf("%s is referenced but not embedded: %v", ref, err)
+			continue
+		}
+		if path.Ext(name) != ".js" {
+			continue
+		}
+		for _, m := range jsImport.FindAllStringSubmatch(string(data), -1) {
+			spec := m[1]
+			if !strings.HasPrefix(spec, "./") && !strings.HasPrefix(spec, "../") && !strings.HasPrefix(spec, "/") {
+				t.Errorf("%s imports %q: only relative imports work without a build step", name, spec)
+				continue
+			}
+			queue = append(queue, path.Join(path.Dir(name), spec))
+		}
+	}
+	for _, want := range []string{"app.js", "player.js", "input.js", "marker.js", "stats.js", "style.css", "player.css"} {
+		if !seen[want] {
+			t.Errorf("%s is not reachable from index.html", want)
+		}
+	}
+}
+
+func TestHandler(t *testing.T) {
+	h := Handler()
+	tests := []struct {
+		name, method, path string
+		status             int
+		contentType        string
+		body               string // a substring of the body
+	}{
+		{"index", http.MethodGet, "/", http.StatusOK, "text/html; charset=utf-8", `id="play"`},
+		{"index by name", http.MethodGet, "/index.html", http.StatusOK, "text/html; charset=utf-8", "<title>edgeplay</title>"},
+		{"app", http.MethodGet, "/app.js", http.StatusOK, "text/javascript; charset=utf-8", "EdgeplayPlayer"},
+		{"module", http.MethodGet, "/input.js", http.StatusOK, "text/javascript; charset=utf-8", "export function encodeKey"},
+		{"css", http.MethodGet, "/style.css", http.StatusOK, "text/css; charset=utf-8", ""},
+		{"svg", http.MethodGet, "/favicon.svg", http.StatusOK, "image/svg+xml", "<svg"},
+		{"head", http.MethodHead, "/app.js", http.StatusOK, "text/javascript; charset=utf-8", ""},
+		{"unknown", http.MethodGet, "/nope.js", http.StatusNotFound, "", ""},
+		{"go source", http.MethodGet, "/embed.go", http.StatusNotFound, "", ""},
+		{"test file", http.MethodGet, "/input_test.mjs", http.StatusNotFound, "", ""},
+		{"traversal", http.MethodGet, "/../go.mod", http.StatusNotFound, "", ""},
+		{"directory", http.MethodGet, "/v1/", http.StatusNotFound, "", ""},
+		{"post", http.MethodPost, "/", http.StatusMethodNotAllowed, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d", rec.Code, tt.status)
+			}
+			if tt.status != http.StatusOK {
+				return
+			}
+			if got := rec.Header().Get("Content-Type"); got != tt.contentType {
+				t.Errorf("Content-Type %q, want %q", got, tt.contentType)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
+				t.Errorf("Cache-Control %q, want no-cache", got)
+			}
+			if tt.method == http.MethodHead && rec.Body.Len() != 0 {
+				t.Errorf("HEAD has a body of %d bytes", rec.Body.Len())
+			}
+			if !strings.Contains(rec.Body.String(), tt.body) {
+				t.Errorf("body does not contain %q", tt.body)
+			}
+		})
+	}
+}
+
+func TestHandlerRevalidates(t *testing.T) {
+	h := Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/player.js", nil))
+	etag := rec.Header().Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	req := httptest.NewRequest(http.MethodGet, "/player.js", nil)
+	req.Header.Set("If-None-Match", etag)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Fatalf("status %d, want 304", rec.Code)
+	}
+}
