@@ -57,10 +57,18 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
-// BenchmarkConvert compares swscale's algorithms and slice threads for the RGBA → YUV 4:2:0
-// conversion alone, at the same size (only chroma is resampled).
+// BenchmarkConvert compares ways of doing the RGBA → YUV 4:2:0 conversion alone: our
+// converter on 1 and 2 bands of rows, and swscale's algorithms with and without its slice
+// threads (at the same size only chroma is resampled).
 func BenchmarkConvert(b *testing.B) {
-	flags := []struct {
+	variants := []struct {
+		name string
+		t    tuning
+	}{
+		{"own/bands=1", tuning{bands: 1}},
+		{"own/bands=2", tuning{bands: 2}},
+	}
+	for _, fl := range []struct {
 		name  string
 		flags int
 	}{
@@ -70,25 +78,29 @@ func BenchmarkConvert(b *testing.B) {
 		{"bilinear", swsBilinear},
 		{"bicubic", swsBicubic},
 		{"fast_bilinear+accurate_rnd", swsFastBilinear | swsAccurateRnd},
+	} {
+		for _, threads := range []int{1, 2} {
+			variants = append(variants, struct {
+				name string
+				t    tuning
+			}{fmt.Sprintf("sws/%s/threads=%d", fl.name, threads), tuning{sws: true, swsFlags: fl.flags, swsThreads: threads}})
+		}
 	}
 	for _, s := range benchSizes {
 		frames := movingFrames(s.w, s.h, 8)
-		for _, fl := range flags {
-			for _, threads := range []int{1, 2} {
-				b.Run(fmt.Sprintf("%s/%s/threads=%d", s.name, fl.name, threads), func(b *testing.B) {
-					e, err := newEncoder(Config{Width: s.w, Height: s.h, FPS: 60, Backend: BackendX264},
-						tuning{swsFlags: fl.flags, swsThreads: threads})
-					if err != nil {
+		for _, v := range variants {
+			b.Run(s.name+"/"+v.name, func(b *testing.B) {
+				e, err := newEncoder(Config{Width: s.w, Height: s.h, FPS: 60, Backend: BackendX264}, v.t)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				for i := 0; b.Loop(); i++ {
+					if err := e.convert(frames[i%len(frames)]); err != nil {
 						b.Fatal(err)
 					}
-					defer e.Close()
-					for i := 0; b.Loop(); i++ {
-						if err := e.convert(frames[i%len(frames)]); err != nil {
-							b.Fatal(err)
-						}
-					}
-				})
-			}
+				}
+			})
 		}
 	}
 }

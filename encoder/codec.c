@@ -203,8 +203,8 @@ int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_enc
     c->flags |= AV_CODEC_FLAG_CLOSED_GOP;
     c->level = cfg->level;
     c->thread_count = cfg->threads;
-    // libx264 turns the zerolatency tune's sliced threads back into frame threads unless the
-    // thread type is exactly "slice"; frame threads would hold threads-1 frames back.
+    // Slice threads only: frame threads would hold threads-1 frames back. (The zerolatency
+    // tune asks libx264 for slices too; this keeps other backends from choosing otherwise.)
     c->thread_type = FF_THREAD_SLICE;
 
     int ret;
@@ -239,19 +239,90 @@ int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_enc
     if ((ret = av_frame_get_buffer(e->frame, 0)) < 0) {
         return ret;
     }
-    return open_sws(e, cfg, e->frame->format);
+    if (cfg->use_sws || kind == EP_VAAPI) {
+        return open_sws(e, cfg, e->frame->format);
+    }
+    return 0;
 }
+
+// ---- RGBA -> I420 ----------------------------------------------------------------------------
+
+// BT.601 limited range, the matrix and range swscale (and so ffmpeg) uses by default:
+//   Y  =  16 + 0.256788 R + 0.504129 G + 0.097906 B
+//   Cb = 128 - 0.148223 R - 0.290993 G + 0.439216 B
+//   Cr = 128 + 0.439216 R - 0.367788 G - 0.071427 B
+// in 16-bit fixed point. Each Cb/Cr coefficient triple sums to 0, so grey stays at 128.
+enum {
+    YR = 16829, YG = 33039, YB = 6416,
+    UR = -9714, UG = -19071, UB = 28784,
+    VR = 28784, VG = -24103, VB = -4681,
+};
+
+// Build the converter for AVX2 as well as the baseline ISA where the compiler can pick one at
+// load time; the loop is written so that both auto-vectorise.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EP_CONVERT_ATTR __attribute__((optimize("O3"), target_clones("avx2", "default")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define EP_CONVERT_ATTR __attribute__((optimize("O3")))
+#else
+#define EP_CONVERT_ATTR
+#endif
+
+// ep_rgba_to_i420 converts rows [y0, y1) (both even) of an RGBA image to planar YUV 4:2:0.
+// Each chroma sample is the mean of its 2x2 luma block (centre siting, as libyuv and JPEG do;
+// H.264's default siting is half a luma pixel to the left, which no viewer can tell apart).
+EP_CONVERT_ATTR
+void ep_rgba_to_i420(const uint8_t *restrict src, int stride, int width, int y0, int y1,
+                     uint8_t *restrict dy, int sy, uint8_t *restrict du, int su,
+                     uint8_t *restrict dv, int sv) {
+    for (int y = y0; y < y1; y += 2) {
+        const uint8_t *restrict s0 = src + (size_t)y * stride;
+        const uint8_t *restrict s1 = s0 + stride;
+        uint8_t *restrict l0 = dy + (size_t)y * sy;
+        uint8_t *restrict l1 = l0 + sy;
+        uint8_t *restrict u = du + (size_t)(y / 2) * su;
+        uint8_t *restrict v = dv + (size_t)(y / 2) * sv;
+        for (int x = 0; x < width / 2; x++) {
+            const uint8_t *a = s0 + 8 * x, *b = s1 + 8 * x;
+            l0[2 * x] = (uint8_t)((YR * a[0] + YG * a[1] + YB * a[2] + (16 << 16) + (1 << 15)) >> 16);
+            l0[2 * x + 1] = (uint8_t)((YR * a[4] + YG * a[5] + YB * a[6] + (16 << 16) + (1 << 15)) >> 16);
+            l1[2 * x] = (uint8_t)((YR * b[0] + YG * b[1] + YB * b[2] + (16 << 16) + (1 << 15)) >> 16);
+            l1[2 * x + 1] = (uint8_t)((YR * b[4] + YG * b[5] + YB * b[6] + (16 << 16) + (1 << 15)) >> 16);
+            int r = a[0] + a[4] + b[0] + b[4];
+            int g = a[1] + a[5] + b[1] + b[5];
+            int bl = a[2] + a[6] + b[2] + b[6];
+            u[x] = (uint8_t)((UR * r + UG * g + UB * bl + (128 << 18) + (1 << 17)) >> 18);
+            v[x] = (uint8_t)((VR * r + VG * g + VB * bl + (128 << 18) + (1 << 17)) >> 18);
+        }
+    }
+}
+
+// ep_encoder_prepare makes the encoder's picture writable before ep_encoder_convert_rows.
+int ep_encoder_prepare(ep_encoder *e) {
+    ep_errsink_clear(&e->err);
+    // The encoder may still hold a reference to the last picture; then this allocates a fresh
+    // one rather than overwrite it (it never does with one frame in flight).
+    return av_frame_make_writable(e->frame);
+}
+
+// ep_encoder_convert_rows converts rows [y0, y1) into the encoder's YUV420P picture. Several
+// calls for disjoint row ranges may run at once.
+void ep_encoder_convert_rows(ep_encoder *e, const uint8_t *rgba, int stride, int y0, int y1) {
+    AVFrame *f = e->frame;
+    ep_rgba_to_i420(rgba, stride, f->width, y0, y1, f->data[0], f->linesize[0], f->data[1],
+                    f->linesize[1], f->data[2], f->linesize[2]);
+}
+
+// ---- swscale ---------------------------------------------------------------------------------
 
 static void noop_free(void *opaque, uint8_t *data) {
     (void)opaque;
     (void)data;
 }
 
+// ep_encoder_convert converts a whole picture with swscale.
 int ep_encoder_convert(ep_encoder *e, const uint8_t *rgba, int stride) {
-    ep_errsink_clear(&e->err);
-    // The encoder may still hold a reference to last frame's buffer; if so this allocates a
-    // fresh one rather than overwrite a picture in use (it never does with one frame in flight).
-    int ret = av_frame_make_writable(e->frame);
+    int ret = ep_encoder_prepare(e);
     if (ret < 0) {
         return ret;
     }

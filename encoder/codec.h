@@ -28,6 +28,7 @@ typedef struct ep_enc_config {
     int threads;
     int level;           // 32 = 3.2, 42 = 4.2
     const char *preset;  // libx264 only
+    int use_sws;         // convert with swscale (always for VAAPI, which wants NV12)
     int sws_flags;
     int sws_threads;
 } ep_enc_config;
@@ -64,6 +65,10 @@ void ep_log_init(void);
 
 int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_encoder **out);
 int ep_encoder_convert(ep_encoder *e, const uint8_t *rgba, int stride);
+int ep_encoder_prepare(ep_encoder *e);
+void ep_encoder_convert_rows(ep_encoder *e, const uint8_t *rgba, int stride, int y0, int y1);
+void ep_rgba_to_i420(const uint8_t *src, int stride, int width, int y0, int y1, uint8_t *dy,
+                     int sy, uint8_t *du, int su, uint8_t *dv, int sv);
 int ep_encoder_encode(ep_encoder *e, int force_idr);
 int ep_encoder_set_bitrate(ep_encoder *e, int64_t bit_rate, int64_t buffer_bits);
 void ep_encoder_close(ep_encoder *e);

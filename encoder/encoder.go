@@ -12,6 +12,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -40,13 +41,34 @@ type Encoder struct {
 	backend string
 	c       *C.ep_encoder // nil once closed
 	buf     []byte        // backs Packet.Data
+
+	// The RGBA → YUV conversion is split into bands of rows; the caller converts the first,
+	// one worker goroutine per other band converts the rest. Close stops the workers.
+	useSws bool
+	bands  []band
+	jobs   chan convJob
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// band is a range of rows [y0, y1); both are even.
+type band struct{ y0, y1 int }
+
+// convJob asks a worker to convert one band of a frame.
+type convJob struct {
+	c      *C.ep_encoder
+	pix    *C.uint8_t // the frame's pixels: Go memory, used only during the C call
+	stride C.int
+	y0, y1 C.int
 }
 
 // tuning holds the knobs of the RGBA → YUV conversion. The defaults come from measurements
 // (see doc.go); benchmarks in this package try the others.
 type tuning struct {
-	swsFlags   int // SWS_* scaler flags
-	swsThreads int // swscale slice threads; 1 runs on the calling thread
+	sws        bool // convert with swscale instead of ep_rgba_to_i420
+	swsFlags   int  // SWS_* scaler flags
+	swsThreads int  // swscale slice threads; 1 runs on the calling thread
+	bands      int  // row bands converted in parallel by ep_rgba_to_i420; 0 = automatic
 }
 
 // swscale algorithm flags, for tuning and its benchmarks.
@@ -57,10 +79,23 @@ const (
 	swsPoint        = C.SWS_POINT
 	swsArea         = C.SWS_AREA
 	swsAccurateRnd  = C.SWS_ACCURATE_RND
-	swsFullChrHInp  = C.SWS_FULL_CHR_H_INP
 )
 
-var defaultTuning = tuning{swsFlags: swsFastBilinear, swsThreads: 1}
+var defaultTuning = tuning{swsFlags: swsBicubic, swsThreads: 1}
+
+// minBandRows is the fewest rows worth handing to another goroutine.
+const minBandRows = 180
+
+// splitRows divides h rows (h even) into at most n bands of even height.
+func splitRows(h, n int) []band {
+	n = max(1, min(n, h/minBandRows))
+	per := (h/2 + n - 1) / n * 2
+	var bands []band
+	for y := 0; y < h; y += per {
+		bands = append(bands, band{y, min(y+per, h)})
+	}
+	return bands
+}
 
 var logOnce sync.Once
 
@@ -129,6 +164,10 @@ func open(cfg Config, name string, t tuning) (*Encoder, error) {
 		sws_flags:   C.int(t.swsFlags),
 		sws_threads: C.int(t.swsThreads),
 	}
+	useSws := t.sws || name == BackendVAAPI
+	if useSws {
+		cc.use_sws = 1
+	}
 	var c *C.ep_encoder
 	if rc := C.ep_encoder_open(cname, backendKind(name), &cc, &c); rc < 0 {
 		err := &AVError{Op: "open " + name, Code: int(rc)}
@@ -139,7 +178,32 @@ func open(cfg Config, name string, t tuning) (*Encoder, error) {
 		return nil, err
 	}
 	cfg.Backend = name
-	return &Encoder{cfg: cfg, backend: name, c: c}, nil
+	e := &Encoder{cfg: cfg, backend: name, c: c, useSws: useSws}
+	if !useSws {
+		n := t.bands
+		if n == 0 {
+			n = min(cfg.Threads, runtime.NumCPU())
+		}
+		e.bands = splitRows(cfg.Height, n)
+	}
+	if len(e.bands) > 1 {
+		e.jobs = make(chan convJob)
+		e.done = make(chan struct{})
+		for range len(e.bands) - 1 {
+			e.wg.Add(1)
+			go e.convertWorker()
+		}
+	}
+	return e, nil
+}
+
+// convertWorker converts the bands it is given until Close closes e.jobs.
+func (e *Encoder) convertWorker() {
+	defer e.wg.Done()
+	for j := range e.jobs {
+		C.ep_encoder_convert_rows(j.c, j.pix, j.stride, j.y0, j.y1)
+		e.done <- struct{}{}
+	}
 }
 
 // encoderExists reports whether libavcodec has an encoder of that name.
@@ -193,10 +257,41 @@ func (e *Encoder) Encode(f *game.Frame, forceKeyframe bool) (Packet, error) {
 func (e *Encoder) convert(f *game.Frame) error {
 	// Passing the Go pixels straight to C is allowed: the memory holds no Go pointers and C
 	// keeps no reference after the call.
-	if rc := C.ep_encoder_convert(e.c, (*C.uint8_t)(unsafe.Pointer(&f.Pix[0])), C.int(f.Stride)); rc < 0 {
+	pix := (*C.uint8_t)(unsafe.Pointer(&f.Pix[0]))
+	if e.useSws {
+		if rc := C.ep_encoder_convert(e.c, pix, C.int(f.Stride)); rc < 0 {
+			return e.avError("convert", rc)
+		}
+		return nil
+	}
+	if rc := C.ep_encoder_prepare(e.c); rc < 0 {
 		return e.avError("convert", rc)
 	}
+	for _, b := range e.bands[1:] {
+		e.jobs <- convJob{c: e.c, pix: pix, stride: C.int(f.Stride), y0: C.int(b.y0), y1: C.int(b.y1)}
+	}
+	C.ep_encoder_convert_rows(e.c, pix, C.int(f.Stride), C.int(e.bands[0].y0), C.int(e.bands[0].y1))
+	for range e.bands[1:] {
+		<-e.done
+	}
 	return nil
+}
+
+// planesForTest returns copies of the Y, U and V planes of the last converted picture, each
+// tightly packed.
+func (e *Encoder) planesForTest() (y, u, v []byte) {
+	f := e.c.frame
+	plane := func(i, w, h int) []byte {
+		stride := int(f.linesize[i])
+		src := unsafe.Slice((*byte)(unsafe.Pointer(f.data[i])), stride*h)
+		out := make([]byte, 0, w*h)
+		for r := range h {
+			out = append(out, src[r*stride:r*stride+w]...)
+		}
+		return out
+	}
+	w, h := e.cfg.Width, e.cfg.Height
+	return plane(0, w, h), plane(1, w/2, h/2), plane(2, w/2, h/2)
 }
 
 func (e *Encoder) checkFrame(f *game.Frame) error {
@@ -238,9 +333,14 @@ func (e *Encoder) SetBitrate(kbps int) error {
 // Close frees the encoder's C memory. It is idempotent; Encode and SetBitrate fail with
 // ErrClosed afterwards. Packet.Data from the last Encode stays readable (it is Go memory).
 func (e *Encoder) Close() error {
-	if e.c != nil {
-		C.ep_encoder_close(e.c)
-		e.c = nil
+	if e.c == nil {
+		return nil
 	}
+	if e.jobs != nil {
+		close(e.jobs)
+		e.wg.Wait()
+	}
+	C.ep_encoder_close(e.c)
+	e.c = nil
 	return nil
 }

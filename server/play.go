@@ -49,6 +49,10 @@ type playConn struct {
 	limiter *rate.Limiter
 	dropped int
 	wg      sync.WaitGroup // writer and join goroutines
+	// closing is set when a message that closes the socket has been queued; writerDone closes
+	// when the writer returns.
+	closing    atomic.Bool
+	writerDone chan struct{}
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
@@ -75,9 +79,10 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &playConn{
 		s: s, ws: ws, id: protocol.NewSessionID(),
-		send:    make(chan outMsg, sendQueue),
-		done:    make(chan struct{}),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
+		send:       make(chan outMsg, sendQueue),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		limiter:    rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
 	}
 	c.log = s.log.With("session", c.id, "remote", r.RemoteAddr)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -279,15 +284,23 @@ func (c *playConn) fromHost(msg *nats.Msg) {
 		c.log.Warn("unexpected message type from host dropped", "type", m.Type)
 		return
 	}
+	if closeCode != 0 {
+		c.closing.Store(true)
+	}
 	c.enqueue(outMsg{data: msg.Data, closeCode: closeCode})
 }
 
 func (c *playConn) sendMsg(m protocol.Message, closeCode int) {
+	if closeCode != 0 {
+		c.closing.Store(true)
+	}
 	b, _ := json.Marshal(m)
 	c.enqueue(outMsg{data: b, closeCode: closeCode})
 }
 
-func (c *playConn) sendErr(err error, closeCode int) { c.sendMsg(protocol.ErrorMessage(err), closeCode) }
+func (c *playConn) sendErr(err error, closeCode int) {
+	c.sendMsg(protocol.ErrorMessage(err), closeCode)
+}
 
 // enqueue never blocks: a player whose queue is full is too slow and is dropped.
 func (c *playConn) enqueue(m outMsg) {
@@ -315,6 +328,7 @@ func (c *playConn) finish() {
 func (c *playConn) writeLoop() {
 	ping := time.NewTicker(c.s.cfg.PingInterval)
 	defer ping.Stop()
+	defer close(c.writerDone)
 	defer c.finish()
 	for {
 		select {
@@ -350,6 +364,14 @@ func (c *playConn) writeLoop() {
 // teardown runs once the reader has returned: it ends the session on the host if it is still
 // running, and waits for the connection's goroutines.
 func (c *playConn) teardown() {
+	if c.closing.Load() {
+		// A last message (an error or "ended") is queued: let the writer send it and the
+		// Close frame before the socket goes.
+		select {
+		case <-c.writerDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	c.finish()
 	_ = c.ws.Close()
 	c.wg.Wait()

@@ -80,6 +80,14 @@ type Session struct {
 	g        game.Game
 	box      *mailbox
 
+	// Local ICE candidates gathered before the offer went out wait here, so the player never
+	// gets a candidate before the offer.
+	candMu    sync.Mutex
+	offerSent bool               // guarded by candMu
+	candQueue []protocol.Message // guarded by candMu
+	// Remote candidates that arrive before the answer (owned by run).
+	earlyCands []webrtc.ICECandidateInit
+
 	// Touched by the pipeline and pion callbacks.
 	forceIDR  atomic.Bool
 	lastIDR   atomic.Int64 // unix nanos
@@ -87,10 +95,10 @@ type Session struct {
 	limiter   *rate.Limiter
 	connected atomic.Int64 // unix nanos
 
-	framesEncoded, keyframes, bytesSent, plis atomic.Uint64
-	inputsApplied, inputsInvalid, inputsLimited  atomic.Uint64
-	encodeNanos                                  atomic.Int64
-	lastInputSeq                                 atomic.Uint32
+	framesEncoded, keyframes, bytesSent, plis   atomic.Uint64
+	inputsApplied, inputsInvalid, inputsLimited atomic.Uint64
+	encodeNanos                                 atomic.Int64
+	lastInputSeq                                atomic.Uint32
 }
 
 func newSession(h *Host, id, gameName string, factory game.Factory) *Session {
@@ -242,33 +250,54 @@ func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
 		if err != nil {
 			s.log.Info("bad answer", "err", err)
 			s.sendError(protocol.Errorf(protocol.CodeBadSDP, "the answer could not be applied"))
+			return "", "", false
 		}
+		for _, c := range s.earlyCands {
+			s.addCandidate(c)
+		}
+		s.earlyCands = nil
 	case protocol.TypeCandidate:
 		if err := protocol.ValidateCandidate(m.Candidate); err != nil {
 			s.sendError(err)
 			return "", "", false
 		}
-		if s.pc == nil || s.pc.RemoteDescription() == nil {
-			s.sendError(protocol.Errorf(protocol.CodeBadState, "candidate before answer"))
+		c := m.Candidate
+		if s.pc == nil {
+			s.sendError(protocol.Errorf(protocol.CodeBadState, "candidate before offer"))
 			return "", "", false
 		}
-		c := m.Candidate
 		if c.Candidate == "" {
 			return "", "", false // end of candidates
 		}
-		err := s.pc.AddICECandidate(webrtc.ICECandidateInit{
+		init := webrtc.ICECandidateInit{
 			Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
-		})
-		if err != nil {
-			s.log.Debug("bad candidate", "err", err)
-			s.sendError(protocol.Errorf(protocol.CodeBadCandidate, "the candidate could not be added"))
 		}
+		if s.pc.RemoteDescription() == nil {
+			// Trickled ahead of the answer: keep a few until it arrives.
+			if len(s.earlyCands) >= maxEarlyCandidates {
+				s.sendError(protocol.Errorf(protocol.CodeBadState, "too many candidates before the answer"))
+				return "", "", false
+			}
+			s.earlyCands = append(s.earlyCands, init)
+			return "", "", false
+		}
+		s.addCandidate(init)
 	case protocol.TypeLeave:
 		return protocol.ReasonPlayerLeft, "", true
 	default:
 		s.sendError(protocol.Errorf(protocol.CodeUnknownType, "unknown message type"))
 	}
 	return "", "", false
+}
+
+// maxEarlyCandidates bounds the remote candidates held before the answer.
+const maxEarlyCandidates = 32
+
+func (s *Session) addCandidate(c webrtc.ICECandidateInit) {
+	if err := s.pc.AddICECandidate(c); err != nil {
+		s.log.Debug("bad candidate", "err", err)
+		s.sendError(protocol.Errorf(protocol.CodeBadCandidate, "the candidate could not be added"))
+	}
 }
 
 func (s *Session) sendError(err error) { s.h.sendToClient(s.id, protocol.ErrorMessage(err)) }
@@ -328,6 +357,13 @@ func (s *Session) start() error {
 				UsernameFragment: init.UsernameFragment,
 			}
 		}
+		s.candMu.Lock()
+		if !s.offerSent {
+			s.candQueue = append(s.candQueue, msg)
+			s.candMu.Unlock()
+			return
+		}
+		s.candMu.Unlock()
 		s.h.sendToClient(s.id, msg)
 	})
 
@@ -370,6 +406,7 @@ func (s *Session) onInput(msg webrtc.DataChannelMessage) {
 			return
 		}
 	}
+	s.log.Debug("invalid input", "len", len(msg.Data), "string", msg.IsString)
 	if n := s.inputsInvalid.Add(1); n == 1 || n%1000 == 0 {
 		s.log.Info("invalid input dropped", "count", n)
 	}
@@ -384,6 +421,14 @@ func (s *Session) offer() error {
 		return fmt.Errorf("set local description: %w", err)
 	}
 	s.h.sendToClient(s.id, protocol.Message{Type: protocol.TypeOffer, SDP: offer.SDP})
+	s.candMu.Lock()
+	s.offerSent = true
+	queued := s.candQueue
+	s.candQueue = nil
+	s.candMu.Unlock()
+	for _, m := range queued {
+		s.h.sendToClient(s.id, m)
+	}
 	return nil
 }
 

@@ -6,7 +6,8 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const game = params.get("game") || "demo";
 
-const player = new EdgeplayPlayer($("player"), { game, token: params.get("token") || "" });
+// The banner below carries the messages, so the player only titles them.
+const player = new EdgeplayPlayer($("player"), { game, token: params.get("token") || "", overlayMessages: false });
 
 const play = $("play");
 const stop = $("stop");
@@ -23,7 +24,8 @@ player.addEventListener("statechange", (e) => {
   const running = state !== "idle" && state !== "ended";
   play.disabled = running;
   stop.disabled = !running;
-  status.textContent = text;
+  // An end's reason is in the banner and on the player; the status line just says it is over.
+  status.textContent = state === "ended" ? "session ended" : text;
   status.dataset.state = state;
 });
 

@@ -20,12 +20,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,14 +48,35 @@ type fakeConn struct {
 	t  *testing.T
 	ws *websocket.Conn
 	in chan protocol.Message // closed when the socket closes
+
+	mu     sync.Mutex // serialises writes: the script and pion's callbacks both send
+	closed bool       // guarded by mu
 }
 
+// send writes m; after close it does nothing.
 func (c *fakeConn) send(m protocol.Message) {
-	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := c.ws.WriteJSON(m); err != nil {
+	// The player may close first (Stop closes right after leave): that is not an error.
+	if err := c.ws.WriteJSON(m); err != nil && !closedByPeer(err) {
 		c.t.Errorf("gateway: write %s: %v", m.Type, err)
 	}
+}
+
+func closedByPeer(err error) bool {
+	return errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func (c *fakeConn) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	_ = c.ws.Close()
 }
 
 // expect returns the next message, which must be of type typ.
@@ -77,15 +100,24 @@ func (c *fakeConn) expect(typ string) protocol.Message {
 // fakeGateway serves the page and runs script for each player websocket.
 func fakeGateway(t *testing.T, script func(c *fakeConn)) *httptest.Server {
 	t.Helper()
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []*fakeConn // guarded by mu
+	)
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
 	mux.HandleFunc("/v1/play", func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
 		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
 		c := &fakeConn{t: t, ws: ws, in: make(chan protocol.Message, 64)}
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
 		wg.Add(1)
 		go func() { // the reader: owns the socket's lifetime
 			defer wg.Done()
@@ -104,11 +136,16 @@ func fakeGateway(t *testing.T, script func(c *fakeConn)) *httptest.Server {
 			}
 		}()
 		script(c)
-		_ = ws.Close()
+		c.close()
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.close() // ends readers and scripts still waiting on the player
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	return srv
@@ -203,7 +240,7 @@ func TestBrowserErrors(t *testing.T) {
 				c.send(protocol.ErrorMessage(protocol.Errorf(protocol.CodeNoFreeHost, "no free host: every session slot is in use, try again shortly")))
 			},
 			banner: "no free host: every session slot is in use, try again shortly",
-			reason: "client",
+			reason: "no_free_host",
 		},
 		{
 			name: "connection failed",
@@ -258,7 +295,7 @@ type fakeHost struct {
 	wg     sync.WaitGroup
 }
 
-func newFakeHost(t *testing.T, c *fakeConn) *fakeHost {
+func newFakeHost(t *testing.T, c *fakeConn, video bool) *fakeHost {
 	t.Helper()
 	var m webrtc.MediaEngine
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
@@ -323,7 +360,7 @@ func newFakeHost(t *testing.T, c *fakeConn) *fakeHost {
 		}})
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
+		if s == webrtc.PeerConnectionStateConnected && video {
 			h.wg.Add(1)
 			go h.stream(t)
 		}
@@ -407,18 +444,29 @@ func (h *fakeHost) next(t *testing.T, typ input.Type) input.Event {
 	}
 }
 
-func TestBrowserPlays(t *testing.T) {
-	ctx := browser(t)
-	hostc := make(chan *fakeHost, 1)
-	left := make(chan struct{})
-	srv := fakeGateway(t, func(c *fakeConn) {
+// hostScript plays gateway and host for one session: welcome, join (of game), placed, the
+// offer and the trickle both ways, until leave. The fake host goes to hosts once it exists;
+// left closes when the player sends leave.
+type hostScript struct {
+	game  string
+	video bool // stream the test video once connected
+	hosts chan *fakeHost
+	left  chan struct{}
+}
+
+func newHostScript(game string, video bool) *hostScript {
+	return &hostScript{game: game, video: video, hosts: make(chan *fakeHost, 1), left: make(chan struct{})}
+}
+
+func (s *hostScript) run(t *testing.T) func(c *fakeConn) {
+	return func(c *fakeConn) {
 		c.send(protocol.Message{Type: protocol.TypeWelcome, Version: 1, Session: "s4"})
-		if j := c.expect(protocol.TypeJoin); j.Game != "kart" {
-			t.Errorf("join game %q, want kart (from ?game=)", j.Game)
+		if j := c.expect(protocol.TypeJoin); j.Game != s.game {
+			t.Errorf("join game %q, want %q", j.Game, s.game)
 		}
 		c.send(protocol.Message{Type: protocol.TypePlaced, Session: "s4", Host: "h7", Region: "eu-west"})
-		h := newFakeHost(t, c)
-		hostc <- h
+		h := newFakeHost(t, c, s.video)
+		s.hosts <- h
 		offer, err := h.pc.CreateOffer(nil)
 		if err != nil {
 			t.Error(err)
@@ -446,18 +494,26 @@ func TestBrowserPlays(t *testing.T) {
 					t.Errorf("host: candidate %q: %v", m.Candidate.Candidate, err)
 				}
 			case protocol.TypeLeave:
-				close(left)
+				close(s.left)
 				c.send(protocol.Message{Type: protocol.TypeEnded, Reason: protocol.ReasonPlayerLeft})
 				return
 			default:
 				t.Errorf("gateway: unexpected %q", m.Type)
 			}
 		}
-	})
+	}
+}
+
+func TestBrowserPlays(t *testing.T) {
+	ctx := browser(t)
+	script := newHostScript("kart", true) // the game comes from ?game=
+	srv := fakeGateway(t, script.run(t))
 
 	do(t, ctx, chromedp.Navigate(srv.URL+"/?game=kart"), chromedp.Click(chromedp.ID("play")))
+	start := time.Now()
 	waitJS(t, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 3`, 20*time.Second)
-	h := <-hostc
+	t.Logf("playing after %v", time.Since(start))
+	h := <-script.hosts
 
 	if got := eval[string](t, ctx, `[edgeplay.sessionId, edgeplay.host, edgeplay.region].join(" ")`); got != "s4 h7 eu-west" {
 		t.Errorf("session, host, region = %q", got)
@@ -520,9 +576,11 @@ func TestBrowserPlays(t *testing.T) {
 		}
 	}
 
+	// The click above locked the pointer to the picture; a user presses Esc to free it.
+	eval[any](t, ctx, `document.exitPointerLock()`)
 	do(t, ctx, chromedp.Click(chromedp.ID("stop")))
 	select {
-	case <-left:
+	case <-script.left:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Stop did not send leave")
 	}
@@ -535,5 +593,21 @@ func TestBrowserPlays(t *testing.T) {
 	}
 	if !strings.Contains(eval[string](t, ctx, `document.querySelector(".ep-message").textContent`), "stopped") {
 		t.Error("the player does not say it stopped")
+	}
+}
+
+// A connection that carries no video must say so instead of showing a black box.
+func TestBrowserNoVideo(t *testing.T) {
+	ctx := browser(t)
+	script := newHostScript("demo", false)
+	srv := fakeGateway(t, script.run(t))
+	do(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.Click(chromedp.ID("play")))
+	waitJS(t, ctx, `edgeplay.state === "playing"`, 20*time.Second)
+	waitJS(t, ctx, `!document.getElementById("banner").hidden`, 15*time.Second)
+	if got := banner(t, ctx); !strings.HasPrefix(got, "connected, but no video arrived within 10 s") {
+		t.Errorf("banner %q", got)
+	}
+	if got := eval[string](t, ctx, `document.querySelector(".ep-message").textContent`); got != "no video" {
+		t.Errorf("the player says %q, want \"no video\"", got)
 	}
 }

@@ -6,12 +6,14 @@
 //
 // Options: url (websocket URL; default /v1/play on this origin, ws: or wss: to match the page),
 // game (default "demo"), token (sent in join when set), iceServers (RTCIceServer[], default none),
-// expose (default true: publish `info` as window.edgeplay).
+// expose (default true: publish `info` as window.edgeplay), overlayMessages (default true: the
+// player itself shows why a session ended; false gives only a short title there, for a page that
+// shows the banner events itself).
 //
 // Events (CustomEvent, detail in braces):
 //   statechange {state, status}  every change of state or of the status line
 //   banner      {level, text}    a message for the user; level "error" or "info"; text "" clears it
-//   ended       {reason, text}   the session is over (reason from PROTOCOL.md, or "client")
+//   ended       {reason, text}   the session is over (reason as info.endReason below)
 //   stats       {…}              the latest statistics, once per second while connected
 //
 // window.edgeplay (player.info), kept up to date for scripts and browser tests:
@@ -27,7 +29,10 @@
 //   stats          latest getStats sample: rttMs, fps, bitrateKbps, packetLossPct, decodeMs,
 //                  jitterBufferMs, width, height, framesDecoded, framesDropped, codec, decoder,
 //                  c2pP50, c2pP95, c2pCount (null where not known)
-//   error          the last error text shown, or null; endReason: the last end reason, or null
+//   error          the last error text shown, or null
+//   endReason      why the last session ended: an ended.reason of PROTOCOL.md, the code of an
+//                  error that closes the socket (e.g. "no_free_host"), or "client" (the socket
+//                  was lost, ICE failed, or the connection could not be set up); null before
 //   sendKey(code)  press and release a key by KeyboardEvent.code; returns the key-down seq, or 0
 //                  when nothing was sent (unknown code, or the input channel is not open)
 
@@ -94,6 +99,7 @@ export class EdgeplayPlayer extends EventTarget {
       game: options.game || "demo",
       token: options.token || "",
       iceServers: options.iceServers ?? [],
+      overlayMessages: options.overlayMessages ?? true,
     };
     this.info = {
       state: "idle", status: "ready", sessionId: null, host: null, region: null,
@@ -148,8 +154,9 @@ export class EdgeplayPlayer extends EventTarget {
     ws.onmessage = (e) => this.#onMessage(s, e.data);
     ws.onclose = () => {
       if (this.s !== s) return;
-      const text = s.opened ? "lost connection to the server" : `cannot reach the server (${this.options.url})`;
-      this.#finish(s, "client", "error", s.lastError || text);
+      let text = s.opened ? "lost connection to the server" : `cannot reach the server (${this.options.url})`;
+      if (s.lastError) text += ` (last error: ${s.lastError})`;
+      this.#finish(s, "client", "error", text);
     };
   }
 
@@ -228,7 +235,12 @@ export class EdgeplayPlayer extends EventTarget {
     this.overlay.hidden = state === "playing" && framesDecoded > 0;
     this.overlay.classList.toggle("ep-busy", PROGRESS.has(state) || (waiting && !noVideo));
     this.overlay.classList.toggle("ep-error", noVideo || (state === "ended" && !!error));
-    this.messageEl.textContent = state === "idle" ? "press Play to start" : status;
+    let text = state === "idle" ? "press Play to start" : status;
+    if (!this.options.overlayMessages) { // the page shows the details
+      if (noVideo) text = "no video";
+      else if (state === "ended" && this.info.endReason !== "player_left") text = this.info.host ? "session ended" : "could not start the game";
+    }
+    this.messageEl.textContent = text;
     this.root.dataset.state = state;
   }
 
@@ -302,9 +314,12 @@ export class EdgeplayPlayer extends EventTarget {
       }
       case "error": {
         const text = msg.message || msg.code || "unknown error";
-        s.lastError = text;
-        if (FATAL_CODES.has(msg.code)) this.#finish(s, "client", "error", text);
-        else this.#banner("error", text);
+        if (FATAL_CODES.has(msg.code)) {
+          this.#finish(s, msg.code, "error", text); // the server closes the socket next
+        } else {
+          s.lastError = text; // the session goes on
+          this.#banner("error", text);
+        }
         break;
       }
     }
@@ -320,7 +335,7 @@ export class EdgeplayPlayer extends EventTarget {
       if (this.s !== s || e.track.kind !== "video") return;
       tuneReceiver(e.receiver);
       this.video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
-      this.video.play().catch(() => {}); // muted autoplay is allowed; a refusal is retried by autoplay
+      this.video.play().catch(() => {}); // muted autoplay is allowed; the no-video check reports the rest
       this.#watchFrames(s);
     };
     pc.ondatachannel = (e) => {
@@ -461,9 +476,10 @@ export class EdgeplayPlayer extends EventTarget {
     for (const [seq, sent] of this.pending) {
       if (now - sent > PENDING_MAX_AGE_MS) {
         this.pending.delete(seq);
-      } else if (m >= 0 && markerCovers(m, seq)) {
+      } else if (m >= 0 && now >= sent && markerCovers(m, seq)) {
+        // (A frame whose time precedes the send cannot show the input: it waits for a later one.)
         this.pending.delete(seq);
-        if (now >= sent) info.samples.push(now - sent);
+        info.samples.push(now - sent);
       }
     }
     if (info.samples.length > MAX_SAMPLES) info.samples.splice(0, info.samples.length - MAX_SAMPLES);

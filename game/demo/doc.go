@@ -3,10 +3,11 @@
 //
 // The player's ship moves with WASD or the arrow keys and aims at the crosshair, which follows
 // the absolute mouse position or, under pointer lock, the relative mouse motion. The left mouse
-// button or Space fires; the right button fires a three-way spread. Bullseye targets drift
-// around the arena and respawn when shot; hitting targets in a row raises a score multiplier,
-// while a target that rams the ship costs a shield and the combo. Losing the last shield ends
-// the round: the score goes to BEST and a new round starts. Enter restarts the round at once.
+// button or Space fires (hold to keep firing); the right button fires a three-way spread and
+// the wheel nudges the crosshair. Bullseye targets drift around the arena and respawn when
+// shot; hitting targets in a row raises a score multiplier, while a target that rams the ship
+// costs a shield and the combo. Losing the last shield ends the round: the score goes to BEST
+// and a new round starts. Enter restarts the round at once.
 //
 // The background scrolls (a grid over a dithered tile plus three layers of stars) so that the
 // video has realistic motion for the encoder. Every key press and mouse-button press bumps the

@@ -39,7 +39,9 @@ func (l logger) Debug(msg string)                  { l.log(slog.LevelDebug, msg)
 func (l logger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
 func (l logger) Info(msg string)                   { l.log(slog.LevelDebug, msg) } // pion's info is our debug
 func (l logger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l logger) Warn(msg string)                   { l.log(slog.LevelWarn, msg) }
-func (l logger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
+
+// pion warns about many benign races during teardown; they are our info.
+func (l logger) Warn(msg string)                   { l.log(slog.LevelInfo, msg) }
+func (l logger) Warnf(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
 func (l logger) Error(msg string)                  { l.log(slog.LevelError, msg) }
 func (l logger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }

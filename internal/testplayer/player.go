@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -103,26 +105,48 @@ func Dial(ctx context.Context, base string, opts Options) (*Player, error) {
 // Play joins the game and completes the WebRTC handshake; it returns once the peer
 // connection is connected and both data channels are open.
 func (p *Player) Play(ctx context.Context) error {
-	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game}); err != nil {
+	offer, err := p.Join(ctx)
+	if err != nil {
 		return err
+	}
+	return p.Accept(ctx, offer)
+}
+
+// Join sends "join" and returns the host's offer.
+func (p *Player) Join(ctx context.Context) (string, error) {
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game}); err != nil {
+		return "", err
 	}
 	for {
 		m, err := p.Next(ctx)
 		if err != nil {
-			return err
+			return "", err
 		}
 		switch m.Type {
 		case protocol.TypePlaced:
 			p.Host = m.Host
 		case protocol.TypeOffer:
-			if err := p.answer(m.SDP); err != nil {
-				return err
-			}
-			return p.waitConnected(ctx)
+			return m.SDP, nil
 		case protocol.TypeError, protocol.TypeEnded:
-			return fmt.Errorf("server: %s %s%s: %s", m.Type, m.Code, m.Reason, m.Message)
+			return "", &ServerError{Msg: m}
 		}
 	}
+}
+
+// Accept answers offer and waits until the peer connection is connected and both data
+// channels are open.
+func (p *Player) Accept(ctx context.Context, offer string) error {
+	if err := p.answer(offer); err != nil {
+		return err
+	}
+	return p.waitConnected(ctx)
+}
+
+// ServerError is an "error" or "ended" message received instead of what was expected.
+type ServerError struct{ Msg protocol.Message }
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("server: %s %s%s: %s", e.Msg.Type, e.Msg.Code, e.Msg.Reason, e.Msg.Message)
 }
 
 func (p *Player) waitConnected(ctx context.Context) error {
@@ -137,14 +161,24 @@ func (p *Player) waitConnected(ctx context.Context) error {
 }
 
 func (p *Player) answer(sdp string) error {
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	// Loopback only: the test servers bind 127.0.0.1, and other interfaces only add
+	// candidate pairs that may or may not route.
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
 	p.pc = pc
 	p.mu.Unlock()
+	// Candidates wait until the answer is sent, as a browser's do.
+	answered := make(chan struct{})
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		<-answered
 		cand := &protocol.Candidate{}
 		if c != nil {
 			init := c.ToJSON()
@@ -183,6 +217,7 @@ func (p *Player) answer(sdp string) error {
 	if err != nil {
 		return err
 	}
+	defer close(answered)
 	if err := pc.SetLocalDescription(ans); err != nil {
 		return err
 	}
@@ -276,11 +311,16 @@ func (p *Player) SendJSON(m protocol.Message) error {
 }
 
 // SendText writes raw text to the websocket.
-func (p *Player) SendText(b []byte) error {
+func (p *Player) SendText(b []byte) error { return p.write(websocket.TextMessage, b) }
+
+// SendBinary writes a binary websocket message (which the protocol does not allow).
+func (p *Player) SendBinary(b []byte) error { return p.write(websocket.BinaryMessage, b) }
+
+func (p *Player) write(kind int, b []byte) error {
 	p.wsMu.Lock()
 	defer p.wsMu.Unlock()
 	_ = p.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return p.ws.WriteMessage(websocket.TextMessage, b)
+	return p.ws.WriteMessage(kind, b)
 }
 
 // Next returns the next server message other than a candidate (candidates are applied).

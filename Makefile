@@ -1,0 +1,53 @@
+# edgeplay — see README.md. `make run` to play, `make test` to test.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+GO ?= go
+ADDR ?= :8080
+FUZZTIME ?= 20s
+BENCHTIME ?= 1x
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+.PHONY: run build test race bench fuzz lint deps clean
+
+## run: install what is missing, build, and start everything on http://localhost:8080
+run: build
+	./bin/edgeplay up --addr $(ADDR)
+
+## build: the two binaries in ./bin
+build:
+	@scripts/deps.sh build
+	$(GO) build -o bin/edgeplay ./cmd/edgeplay
+	$(GO) build -o bin/edgectl ./cmd/edgectl
+
+## test: every test, with the race detector, including the end-to-end tests (Go and headless chromium)
+test:
+	@scripts/deps.sh test
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+	node --test web/
+
+## race: alias of test (tests always run with -race)
+race: test
+
+## bench: Go benchmarks and the edgebench measurements (see docs/BENCHMARKS.md)
+bench:
+	@scripts/deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./input/ ./game/... ./encoder/
+	$(GO) run ./cmd/edgebench encoder
+	$(GO) run ./cmd/edgebench latency
+	$(GO) run ./cmd/edgebench density
+	$(GO) test -count=1 -run TestBrowserPlay -v ./internal/e2e/ | grep -E 'click-to-photon|^(ok|FAIL|---)'
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@scripts/deps.sh build
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./input/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseClient$$' -fuzztime $(FUZZTIME) ./protocol/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./game/marker/
+
+## lint: golangci-lint v2 (installed from the Go module proxy on first use)
+lint:
+	$(GO) run $(GOLANGCI_LINT) run ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages edgeplay needs that are missing, saying what it installs.
+#   scripts/deps.sh build   # to build and run: C toolchain, libavcodec/libswscale/libx264 headers
+#   scripts/deps.sh test    # also chromium (browser end-to-end test)
+#   scripts/deps.sh bench   # also ffmpeg (the encoder benchmark's reference)
+set -euo pipefail
+want=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev)
+case "${1:-build}" in
+  build) ;;
+  test) want+=(chromium); command -v node >/dev/null || want+=(nodejs) ;;
+  bench) want+=(chromium ffmpeg) ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "edgeplay: installing missing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "edgeplay: installed ${missing[*]}"
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "edgeplay: Go 1.26 or newer is required (https://go.dev/dl/); put it on PATH" >&2
+  exit 1
+fi
