@@ -39,7 +39,6 @@ func BenchmarkEncode(b *testing.B) {
 			defer e.Close()
 			var conv, enc time.Duration
 			var bytes int
-			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				p, err := e.Encode(frames[i%len(frames)], false)
 				if err != nil {

@@ -46,8 +46,9 @@ type Config struct {
 	Backend string
 	// Preset is the libx264 preset; "" means "ultrafast". The hardware backends ignore it.
 	Preset string
-	// GOP is the number of frames between periodic IDRs. 0 means none: an IDR comes only with
-	// the first frame and when Encode is asked for one.
+	// GOP is the number of frames between periodic IDRs, counted from the last IDR (forced
+	// ones included). 0 means none: an IDR comes only with the first frame and when Encode
+	// is asked for one.
 	GOP int
 	// Threads is the number of encoder threads (libx264 slice threads). 0 means the number
 	// of CPUs, at most 4.

@@ -3,9 +3,11 @@ package encoder
 import (
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgeplay/edgeplay/game"
 )
@@ -365,6 +367,33 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := d.Decode(p.Data); !errors.Is(err, ErrClosed) {
 		t.Errorf("Decode after Close = %v, want ErrClosed", err)
+	}
+}
+
+// Close must stop the conversion workers.
+func TestCloseStopsWorkers(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e, err := newEncoder(Config{Width: 320, Height: 720, FPS: 30, Backend: BackendX264}, tuning{bands: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.bands) != 3 {
+		t.Fatalf("%d bands, want 3", len(e.bands))
+	}
+	f := newFrame(320, 720)
+	drawTest(f, 0)
+	if _, err := e.Encode(f, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := runtime.NumGoroutine(); got < before+2 {
+		t.Fatalf("%d goroutines with 3 bands, want at least %d", got, before+2)
+	}
+	_ = e.Close()
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, want %d", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -164,7 +164,8 @@ func chromePath(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("browser test: no Chromium found (set EDGEPLAY_CHROME)")
+	// make test installs chromium; a missing browser is a failure, not a reason to skip.
+	t.Fatal("browser test: no Chromium found (apt-get install chromium, or set EDGEPLAY_CHROME); use -short to skip browser tests")
 	return ""
 }
 

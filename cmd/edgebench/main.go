@@ -25,7 +25,8 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// commands are the subcommands, in the order usage lists them. Add new ones here.
+// commands are the subcommands, in the order usage lists them. A subcommand's file adds it
+// here or appends it in an init function.
 var commands = []command{
 	encoderCommand,
 }
