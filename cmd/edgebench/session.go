@@ -194,7 +194,6 @@ func densityStep(ctx context.Context, n int, size string, fps int, dur time.Dura
 	return slices.Min(fpsAll), sum / float64(n), dropped, session.Percentile(lat, 50), session.Percentile(lat, 99), nil
 }
 
-
 func machineLine() string {
 	return fmt.Sprintf("Machine: %s, %d cores, %s/%s, %s.", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }

@@ -107,8 +107,8 @@ func run(args []string, stderr io.Writer) error {
 		}
 		return session.Config{
 			ID: id, Region: *region, Slots: *slots,
-			Games:  map[string]game.Factory{"demo": demo.Factory},
-			Width:  w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName,
+			Games: map[string]game.Factory{"demo": demo.Factory},
+			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName,
 			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, Version: version,
 		}, nil
 	}
