@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
 
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -94,6 +95,8 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.untrack(c)
+	metrics.PlayersConnected.Inc()
+	defer metrics.PlayersConnected.Dec()
 	c.wg.Go(c.writeLoop)
 	c.sendMsg(protocol.Message{Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id}, 0)
 	c.readLoop()
@@ -227,6 +230,7 @@ func (c *playConn) join(gameName string) {
 		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
 		return
 	}
+	metrics.PlacementSeconds.Observe(time.Since(started).Seconds())
 	c.log.Info("session placed", "game", gameName, "host", reply.Host, "region", reply.Region,
 		"took", time.Since(started).Round(time.Microsecond))
 	c.sendMsg(protocol.Message{Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region}, 0)

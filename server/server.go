@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config configures a gateway. Zero values take the defaults.
@@ -80,6 +81,7 @@ func New(cfg Config, nc *nats.Conn) *Server {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.Handle("GET /metrics", promhttp.Handler())
 	if cfg.Web != nil {
 		s.mux.Handle("/", cfg.Web)
 	}

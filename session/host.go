@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/edgeplay/edgeplay/encoder"
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -248,6 +249,7 @@ func (h *Host) reserve(req protocol.ReserveRequest) (*Session, error) {
 	}
 	s := newSession(h, req.Session, req.Game, factory)
 	h.sessions[req.Session] = s
+	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))
 	h.wg.Go(s.run)
 	return s, nil
 }
@@ -258,6 +260,7 @@ func (h *Host) remove(s *Session) {
 	if h.sessions[s.id] == s {
 		delete(h.sessions, s.id)
 	}
+	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))
 	h.mu.Unlock()
 }
 

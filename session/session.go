@@ -19,6 +19,7 @@ import (
 	"github.com/edgeplay/edgeplay/encoder"
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/input"
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -193,6 +194,7 @@ func (s *Session) run() {
 						s.state.Store(StatePlaying)
 						s.forceIDR.Store(true)
 						s.log.Info("player connected")
+						metrics.SessionsStarted.WithLabelValues(cfg.ID).Inc()
 						s.h.publishEvent(protocol.Event{Kind: "connected", Session: s.id, Game: s.game})
 					}
 				case webrtc.PeerConnectionStateDisconnected:
@@ -437,6 +439,9 @@ func (s *Session) offer() error {
 func (s *Session) encodeLoop(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
 	defer s.box.drain()
 	packetizer := rtp.NewPacketizer(rtpMTU, 0, 0, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	host := s.h.cfg.ID
+	mEncoded, mBytes := metrics.FramesEncoded.WithLabelValues(host), metrics.VideoBytes.WithLabelValues(host)
+	mEncode, mLatency := metrics.EncodeSeconds.WithLabelValues(host), metrics.SendLatencySeconds.WithLabelValues(host)
 	var first time.Time
 	for {
 		select {
@@ -471,7 +476,12 @@ func (s *Session) encodeLoop(ctx context.Context, track *webrtc.TrackLocalStatic
 			}
 			sent += len(p.Payload)
 		}
-		s.h.latency.add(time.Since(f.Ready))
+		lat := time.Since(f.Ready)
+		s.h.latency.add(lat)
+		mLatency.Observe(lat.Seconds())
+		mEncode.Observe((pkt.ConvertDur + pkt.EncodeDur).Seconds())
+		mEncoded.Inc()
+		mBytes.Add(float64(sent))
 		f.Release()
 		s.framesEncoded.Add(1)
 		if pkt.Keyframe {
@@ -494,6 +504,7 @@ func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				s.plis.Add(1)
+				metrics.KeyframeRequests.WithLabelValues(s.h.cfg.ID).Inc()
 				now := time.Now().UnixNano()
 				if last := s.lastIDR.Load(); now-last >= int64(minIDRInterval) && s.lastIDR.CompareAndSwap(last, now) {
 					s.forceIDR.Store(true)
@@ -533,6 +544,12 @@ func (s *Session) end(reason protocol.Reason, detail string) {
 	}
 	s.h.sendToClient(s.id, protocol.Message{Type: protocol.TypeEnded, Reason: reason, Message: endText(reason)})
 	st := s.Stats()
+	host := s.h.cfg.ID
+	metrics.SessionsEnded.WithLabelValues(host, string(reason)).Inc()
+	metrics.FramesDropped.WithLabelValues(host).Add(float64(st.FramesDropped))
+	metrics.InputMessages.WithLabelValues(host, "applied").Add(float64(st.InputsApplied))
+	metrics.InputMessages.WithLabelValues(host, "invalid").Add(float64(st.InputsInvalid))
+	metrics.InputMessages.WithLabelValues(host, "limited").Add(float64(st.InputsLimited))
 	s.log.Info("session ended", "reason", reason, "detail", detail, "was", prev,
 		"frames", st.FramesEncoded, "dropped", st.FramesDropped, "inputs", st.InputsApplied,
 		"inputs_invalid", st.InputsInvalid, "inputs_limited", st.InputsLimited)

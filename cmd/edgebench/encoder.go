@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/edgeplay/edgeplay/encoder"
@@ -65,6 +66,7 @@ type encoderResult struct {
 	total   time.Duration // wall clock of the whole encoding loop
 	convert time.Duration // sum of Packet.ConvertDur
 	encode  time.Duration // sum of Packet.EncodeDur
+	cpu     time.Duration // user + system CPU time of this process during the loop
 	bytes   int64
 
 	ffmpeg []ffmpegResult // one per variant; empty with -ffmpeg ""
@@ -72,10 +74,10 @@ type encoderResult struct {
 
 // ffmpegResult is one ffmpeg run over the same frames.
 type ffmpegResult struct {
-	variant      string
-	wall         time.Duration // from start to exit
-	rtime, utime time.Duration // from its -benchmark line; 0 if missing
-	err          error
+	variant    string
+	wall       time.Duration // from start to exit
+	rtime, cpu time.Duration // wall and user + system time from its -benchmark line; 0 if missing
+	err        error
 }
 
 // ffmpegVariant is a way of running ffmpeg; args gets the size, frame rate and bit rate.
@@ -251,6 +253,7 @@ func encodeOurs(ctx context.Context, r *encoderResult, frames []*game.Frame, fps
 	cfg := enc.Config()
 	r.backend, r.threads, r.kbps = enc.Backend(), cfg.Threads, cfg.BitrateKbps
 	r.durs = make([]time.Duration, len(frames))
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i, f := range frames {
 		if err := ctx.Err(); err != nil {
@@ -267,10 +270,20 @@ func encodeOurs(ctx context.Context, r *encoderResult, frames []*game.Frame, fps
 		r.bytes += int64(len(p.Data))
 	}
 	r.total = time.Since(start)
+	r.cpu = cpuTime() - cpu0
 	return nil
 }
 
-var benchLine = regexp.MustCompile(`bench: utime=([0-9.]+)s stime=[0-9.]+s rtime=([0-9.]+)s`)
+// cpuTime is the user + system CPU time this process has used so far, all threads together.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var benchLine = regexp.MustCompile(`bench: utime=([0-9.]+)s stime=([0-9.]+)s rtime=([0-9.]+)s`)
 
 // runFFmpeg pipes the frames to ffmpeg and times it from start to exit.
 func runFFmpeg(ctx context.Context, path, variant string, args []string, frames []*game.Frame) ffmpegResult {
@@ -302,8 +315,8 @@ func runFFmpeg(ctx context.Context, path, variant string, args []string, frames 
 		res.err = writeErr
 	}
 	if m := benchLine.FindStringSubmatch(errOut.String()); m != nil {
-		res.utime = seconds(m[1])
-		res.rtime = seconds(m[2])
+		res.cpu = seconds(m[1]) + seconds(m[2])
+		res.rtime = seconds(m[3])
 	}
 	return res
 }
@@ -457,32 +470,32 @@ func writeEncoderReport(w io.Writer, m machine, fps int, results []*encoderResul
 		"gives no per-frame times); ratio = our fps / ffmpeg fps. ffmpeg and ratio are for the "+
 		"\"as specified\" run below.\n\n")
 
-	fmt.Fprintf(w, "| size | ours: convert ms | encode ms | kbps | ffmpeg run | wall fps | rtime fps | utime s | ratio (wall) | ratio (rtime) |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| size | ours: convert ms | encode ms | CPU ms | kbps | ffmpeg run | wall fps | rtime fps | CPU ms | ratio (wall) | ratio (rtime) |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		n := time.Duration(r.frames)
 		kbps := float64(r.bytes) * 8 * float64(fps) / float64(r.frames) / 1000
 		ours := fpsOf(r.frames, r.total)
+		lead := fmt.Sprintf("| %s | %s | %s | %s | %.0f ", r.size, ms(r.convert/n), ms(r.encode/n), ms(r.cpu/n), kbps)
 		if len(r.ffmpeg) == 0 {
-			fmt.Fprintf(w, "| %s | %s | %s | %.0f | – | | | | | |\n", r.size, ms(r.convert/n), ms(r.encode/n), kbps)
+			fmt.Fprintf(w, "%s| – | | | | | |\n", lead)
 		}
 		for i, f := range r.ffmpeg {
-			lead := fmt.Sprintf("| %s | %s | %s | %.0f ", r.size, ms(r.convert/n), ms(r.encode/n), kbps)
 			if i > 0 {
-				lead = "| | | | "
+				lead = "| | | | | "
 			}
 			if f.err != nil {
 				fmt.Fprintf(w, "%s| %s | failed: %v | | | | |\n", lead, f.variant, f.err)
 				continue
 			}
 			wall := fpsOf(r.frames, f.wall)
-			rt, rtRatio, ut := "–", "–", "–"
+			rt, rtRatio, cpu := "–", "–", "–"
 			if f.rtime > 0 {
 				rf := fpsOf(r.frames, f.rtime)
 				rt, rtRatio = fmt.Sprintf("%.1f", rf), fmt.Sprintf("%.2f", ours/rf)
-				ut = fmt.Sprintf("%.2f", f.utime.Seconds())
+				cpu = ms(f.cpu / n)
 			}
-			fmt.Fprintf(w, "%s| %s | %.1f | %s | %s | %.2f | %s |\n", lead, f.variant, wall, rt, ut, ours/wall, rtRatio)
+			fmt.Fprintf(w, "%s| %s | %.1f | %s | %s | %.2f | %s |\n", lead, f.variant, wall, rt, cpu, ours/wall, rtRatio)
 		}
 	}
 	fmt.Fprintf(w, "\nffmpeg runs: \"as specified\" is `ffmpeg -f rawvideo -pix_fmt rgba -s WxH -r FPS -i - "+
@@ -491,7 +504,9 @@ func writeEncoderReport(w io.Writer, m machine, fps int, results []*encoderResul
 		"(High 4:4:4). \"same settings\" adds `-pix_fmt yuv420p -profile:v baseline -level <ours> "+
 		"-maxrate <kbps>k -bufsize <two frames> -threads <ours> -x264-params keyint=infinite:scenecut=0`, "+
 		"the output our encoder makes. rtime is ffmpeg's own -benchmark wall time, without process "+
-		"start-up; utime its user CPU time. Our kbps is the output size / frames × fps.\n")
+		"start-up. CPU ms is user + system CPU time per frame, all threads: ours from getrusage "+
+		"around the encoding loop, ffmpeg's from its -benchmark line (reading the pipe included). "+
+		"Our kbps is the output size / frames × fps.\n")
 	for _, r := range results {
 		if r.frames < r.requested {
 			fmt.Fprintf(w, "\n%s: %d of the %d requested frames, to keep pre-rendered frames under -max-mem.\n",

@@ -69,7 +69,7 @@ func TestPercentile(t *testing.T) {
 
 func TestBenchLine(t *testing.T) {
 	m := benchLine.FindStringSubmatch("[libx264 @ 0x1] kb/s:6000\nbench: utime=2.214s stime=0.160s rtime=2.876s\nbench: maxrss=1kB\n")
-	if m == nil || seconds(m[1]) != 2214*time.Millisecond || seconds(m[2]) != 2876*time.Millisecond {
+	if m == nil || seconds(m[1]) != 2214*time.Millisecond || seconds(m[2]) != 160*time.Millisecond || seconds(m[3]) != 2876*time.Millisecond {
 		t.Errorf("benchLine match = %q", m)
 	}
 }
@@ -107,15 +107,15 @@ func TestReportGolden(t *testing.T) {
 	results := []*encoderResult{
 		{
 			size: size{1280, 720}, requested: 100, frames: 100, backend: "libx264", threads: 2, kbps: 6000,
-			durs: durs, total: 560 * ms, convert: 50 * ms, encode: 500 * ms, bytes: 1_000_000,
+			durs: durs, total: 560 * ms, convert: 50 * ms, encode: 500 * ms, cpu: 900 * ms, bytes: 1_000_000,
 			ffmpeg: []ffmpegResult{
-				{variant: "as specified", wall: time.Second, rtime: 900 * ms, utime: 1500 * ms},
+				{variant: "as specified", wall: time.Second, rtime: 900 * ms, cpu: 1500 * ms},
 				{variant: "same settings", err: errors.New("exit status 1: boom")},
 			},
 		},
 		{
 			size: size{1920, 1080}, requested: 100, frames: 50, backend: "libx264", threads: 2, kbps: 10000,
-			durs: durs[:50], total: 500 * ms, convert: 50 * ms, encode: 440 * ms, bytes: 2_000_000,
+			durs: durs[:50], total: 500 * ms, convert: 50 * ms, encode: 440 * ms, cpu: 800 * ms, bytes: 2_000_000,
 		},
 	}
 	m := machine{cpu: "Test CPU", cores: 2, goVersion: "go1.26 linux/amd64", libs: "libavcodec 59.37.100",

@@ -132,6 +132,9 @@ func startBrowser(t *testing.T) (context.Context, func()) {
 		<-started
 		t.Fatalf("chromium did not start within %s", chromeStartTimeout)
 	}
+	// New headless mode takes part of the window for (invisible) browser UI; fix the viewport
+	// itself, so that the page and its screenshot are 1280×800.
+	run(t, ctx, "set the viewport", chromedp.EmulateViewport(1280, 800))
 	return ctx, closeBrowser
 }
 

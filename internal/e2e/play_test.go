@@ -3,6 +3,9 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +45,26 @@ func TestPlayEndToEnd(t *testing.T) {
 		}
 		if !f.MarkerOK || f.Marker != 0 {
 			t.Fatalf("marker before input = %d (ok=%v), want 0", f.Marker, f.MarkerOK)
+		}
+	}
+
+	// The session shows in the metrics.
+	scrape := func() string {
+		resp, err := http.Get(a.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	m := scrape()
+	for _, want := range []string{
+		"edgeplay_player_connections 1", `edgeplay_sessions_active{host="host-1"} 1`,
+		`edgeplay_frame_latency_seconds_count{host="host-1"}`, `edgeplay_frames_encoded_total{host="host-1"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 

@@ -1,0 +1,279 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pion/transport/v5/test"
+
+	"github.com/edgeplay/edgeplay/internal/testplayer"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// The web client in headless Chromium against the real system: the page from the gateway, the
+// websocket, the matchmaker, a session host running the demo game with the real encoder, WebRTC
+// over loopback, and Chromium's own H.264 decoder. window.edgeplay (web/player.js) is what the
+// tests read; input goes in as real key events.
+
+const (
+	c2pPresses = 30                     // key presses for the click-to-photon measurement
+	c2pSpacing = 100 * time.Millisecond // between presses, so that each is measured alone
+)
+
+// playerStats is the part of window.edgeplay.stats that the test prints.
+type playerStats struct {
+	FPS            *float64 `json:"fps"`
+	BitrateKbps    *float64 `json:"bitrateKbps"`
+	DecodeMs       *float64 `json:"decodeMs"`
+	JitterBufferMs *float64 `json:"jitterBufferMs"`
+	RTTMs          *float64 `json:"rttMs"`
+	PacketLossPct  *float64 `json:"packetLossPct"`
+	FramesDropped  *float64 `json:"framesDropped"`
+	Codec          *string  `json:"codec"`
+	Decoder        *string  `json:"decoder"`
+}
+
+func (s playerStats) String() string {
+	f := func(v *float64, digits int, unit string) string {
+		if v == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.*f%s", digits, *v, unit)
+	}
+	str := func(v *string) string {
+		if v == nil {
+			return "n/a"
+		}
+		return *v
+	}
+	return fmt.Sprintf("fps=%s bitrate=%s decode=%s jitterBuffer=%s rtt=%s loss=%s dropped=%s codec=%s decoder=%s",
+		f(s.FPS, 1, ""), f(s.BitrateKbps, 0, "kbit/s"), f(s.DecodeMs, 2, "ms"), f(s.JitterBufferMs, 1, "ms"),
+		f(s.RTTMs, 2, "ms"), f(s.PacketLossPct, 2, "%"), f(s.FramesDropped, 0, ""), str(s.Codec), str(s.Decoder))
+}
+
+// percentile is the p-th percentile by the nearest-rank method, as web/stats.js computes it.
+func percentile(values []float64, p float64) float64 {
+	if len(values) == 0 {
+		return math.NaN()
+	}
+	sorted := slices.Sorted(slices.Values(values))
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(len(sorted), max(1, rank))-1]
+}
+
+// TestBrowserPlay plays the demo game in Chromium: Play, decoded 1280×720 video carrying the
+// latency marker, real key presses that the marker follows, a click-to-photon measurement
+// (reported, not asserted), the stats, a screenshot, and Stop, after which the host frees the slot.
+//
+// EDGEPLAY_SCREENSHOT=path writes the screenshot there (PNG), e.g. for the README:
+//
+//	EDGEPLAY_SCREENSHOT=$PWD/docs/screenshot.png go test -run TestBrowserPlay ./internal/e2e/
+func TestBrowserPlay(t *testing.T) {
+	chromePath(t) // skip in -short mode before starting anything
+	defer test.CheckRoutines(t)()
+	a := startApp(t, appOpts{})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+	ctx, closeBrowser := startBrowser(t)
+	defer closeBrowser()
+	host := a.Hosts()[0]
+
+	// Play.
+	run(t, ctx, "open the page", chromedp.Navigate(a.URL()+"/"))
+	waitJS(t, ctx, `window.edgeplay?.state === "idle" && !document.getElementById("play").disabled`, jsTimeout)
+	run(t, ctx, "click Play", chromedp.Click(chromedp.ID("play")))
+	start := time.Now()
+	waitJS(t, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 0`, 30*time.Second)
+	t.Logf("first frame %v after Play", time.Since(start).Round(time.Millisecond))
+	waitJS(t, ctx, `edgeplay.framesDecoded >= 60`, 20*time.Second)
+	t.Logf("60 frames %v after Play", time.Since(start).Round(time.Millisecond))
+
+	type playing struct {
+		State, Status, Host, SessionID string
+		Frames, Width, Height, Marker  int
+		PageStatus, PageState          string
+		Stop, Play                     bool // disabled
+	}
+	info := evalJS[playing](t, ctx, `(e => ({State: e.state, Status: e.status, Host: e.host, SessionID: e.sessionId,
+		Frames: e.framesDecoded, Width: e.videoWidth, Height: e.videoHeight, Marker: e.lastMarker,
+		PageStatus: document.getElementById("status").textContent,
+		PageState: document.getElementById("status").dataset.state,
+		Stop: document.getElementById("stop").disabled, Play: document.getElementById("play").disabled,
+	}))(window.edgeplay)`)
+	t.Logf("playing: %+v", info)
+	if info.Frames < 60 {
+		t.Errorf("%d frames decoded, want at least 60", info.Frames)
+	}
+	if info.Width != 1280 || info.Height != 720 {
+		t.Errorf("video %d×%d, want 1280×720", info.Width, info.Height)
+	}
+	if info.Marker != 0 { // valid, and no input sent yet
+		t.Errorf("lastMarker %d before any input, want 0", info.Marker)
+	}
+	if info.Host != "host-1" || info.SessionID == "" {
+		t.Errorf("host %q, session %q: want host-1 and a session id", info.Host, info.SessionID)
+	}
+	if info.PageStatus != "playing" || info.PageState != "playing" || !info.Play || info.Stop {
+		t.Errorf("page: status %q (%s), Play disabled %v, Stop disabled %v; want playing, Play off, Stop on",
+			info.PageStatus, info.PageState, info.Play, info.Stop)
+	}
+	if ss := host.Sessions(); len(ss) != 1 || ss[0].ID != info.SessionID {
+		t.Errorf("host sessions %+v, want the browser's %s", ss, info.SessionID)
+	}
+
+	// A real key press (Input.dispatchKeyEvent: key down, char, key up) reaches the page's
+	// keydown/keyup listeners, goes out as two input messages, and the marker follows it.
+	press := func(key, what string) int {
+		t.Helper()
+		before := evalJS[int](t, ctx, `edgeplay.lastSeq`)
+		run(t, ctx, what, chromedp.KeyEvent(key))
+		// The marker carries the low 16 bits of the last applied seq, here the key-up's.
+		waitJS(t, ctx, fmt.Sprintf(`edgeplay.lastSeq === %d && edgeplay.lastMarker === (edgeplay.lastSeq & 0xffff)`, before+2), 5*time.Second)
+		return before + 2
+	}
+	if seq := press(" ", "press Space"); seq != 2 {
+		t.Errorf("after the first key press lastSeq = %d, want 2 (key down 1, key up 2)", seq)
+	}
+	waitJS(t, ctx, `edgeplay.samples.length === 1`, 2*time.Second)
+
+	// Click-to-photon: key down → the first presented frame whose marker covers it.
+	first := evalJS[int](t, ctx, `edgeplay.samples.length`)
+	tick := time.NewTicker(c2pSpacing) // paces the presses; the waits are in press
+	for i := range c2pPresses {
+		<-tick.C
+		press(" ", fmt.Sprintf("key press %d", i+1))
+	}
+	tick.Stop()
+	samples := evalJS[[]float64](t, ctx, fmt.Sprintf(`edgeplay.samples.slice(%d)`, first))
+	if len(samples) < 10 {
+		t.Fatalf("%d click-to-photon samples from %d key presses, want at least 10", len(samples), c2pPresses)
+	}
+	p50, p95 := percentile(samples, 50), percentile(samples, 95)
+	t.Logf("click-to-photon: p50=%.1fms p95=%.1fms min=%.1fms max=%.1fms n=%d",
+		p50, p95, slices.Min(samples), slices.Max(samples), len(samples))
+	fmt.Printf("click-to-photon (headless chromium, loopback): p50=%.1fms p95=%.1fms n=%d\n", p50, p95, len(samples))
+
+	// Stats: rates need two getStats samples, a second apart.
+	waitJS(t, ctx, `edgeplay.stats.fps != null && edgeplay.stats.bitrateKbps != null`, 5*time.Second)
+	st := evalJS[playerStats](t, ctx, `edgeplay.stats`)
+	t.Logf("stats: %s", st)
+	fmt.Printf("stats (headless chromium, loopback): %s\n", st)
+
+	// Screenshot while playing, with the stats overlay (F2, which is not sent to the game).
+	seq := evalJS[int](t, ctx, `edgeplay.lastSeq`)
+	run(t, ctx, "press F2", chromedp.KeyEvent("\u0802"))
+	waitJS(t, ctx, `!document.querySelector(".ep-stats").hidden && edgeplay.stats.c2pCount > 0`, 5*time.Second)
+	if got := evalJS[int](t, ctx, `edgeplay.lastSeq`); got != seq {
+		t.Errorf("F2 was sent to the game: lastSeq %d → %d", seq, got)
+	}
+	shot := screenshot(t, ctx)
+	if path := os.Getenv("EDGEPLAY_SCREENSHOT"); path != "" {
+		if err := os.WriteFile(path, shot, 0o644); err != nil {
+			t.Errorf("write screenshot: %v", err)
+		} else {
+			t.Logf("screenshot written to %s", path)
+		}
+	}
+
+	// Stop. A user presses Esc to leave pointer lock first (nothing here locked it: no click
+	// on the picture, but a real player would have).
+	evalJS[any](t, ctx, `document.exitPointerLock()`)
+	run(t, ctx, "click Stop", chromedp.Click(chromedp.ID("stop")))
+	waitJS(t, ctx, `edgeplay.state === "ended"`, 5*time.Second)
+	if got := evalJS[string](t, ctx, `edgeplay.endReason`); got != "player_left" {
+		t.Errorf("endReason %q, want player_left", got)
+	}
+	if got := bannerText(t, ctx); got != "" {
+		t.Errorf("banner %q after Stop, want none", got)
+	}
+	if evalJS[bool](t, ctx, `document.getElementById("play").disabled`) {
+		t.Error("Play is disabled after Stop")
+	}
+	waitFor(t, 5*time.Second, "the host frees the slot", func() bool { return len(host.Sessions()) == 0 })
+
+	closeBrowser()
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// screenshot captures the page as PNG and checks that it decodes.
+func screenshot(t *testing.T, ctx context.Context) []byte {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, jsTimeout)
+	defer cancel()
+	shot, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	t.Logf("screenshot %d×%d, %d bytes", cfg.Width, cfg.Height, len(shot))
+	return shot
+}
+
+// TestBrowserNoFreeHost fills the only slot with a Go player; the browser's Play then ends with
+// the no_free_host error in the banner, and Play can be pressed again.
+func TestBrowserNoFreeHost(t *testing.T) {
+	chromePath(t)
+	defer test.CheckRoutines(t)()
+	a := startApp(t, appOpts{slots: 1})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+
+	p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, closeBrowser := startBrowser(t)
+	defer closeBrowser()
+	run(t, ctx, "open the page", chromedp.Navigate(a.URL()+"/"))
+	waitJS(t, ctx, `window.edgeplay?.state === "idle" && !document.getElementById("play").disabled`, jsTimeout)
+	run(t, ctx, "click Play", chromedp.Click(chromedp.ID("play")))
+	waitJS(t, ctx, `edgeplay.state === "ended"`, 10*time.Second)
+
+	if got := bannerText(t, ctx); !strings.Contains(got, "no free host") {
+		t.Errorf("banner %q, want it to say no free host", got)
+	}
+	if got := evalJS[string](t, ctx, `document.getElementById("banner").dataset.level`); got != "error" {
+		t.Errorf("banner level %q, want error", got)
+	}
+	if got := evalJS[*string](t, ctx, `edgeplay.error`); got == nil || !strings.Contains(*got, "no free host") {
+		t.Errorf("edgeplay.error %v, want it to say no free host", got)
+	}
+	if got := evalJS[string](t, ctx, `edgeplay.endReason`); got != string(protocol.CodeNoFreeHost) {
+		t.Errorf("endReason %q, want %s", got, protocol.CodeNoFreeHost)
+	}
+	if evalJS[bool](t, ctx, `document.getElementById("play").disabled`) {
+		t.Error("Play is disabled after no_free_host")
+	}
+	if !evalJS[bool](t, ctx, `document.getElementById("stop").disabled`) {
+		t.Error("Stop is enabled after no_free_host")
+	}
+	if ss := a.Hosts()[0].Sessions(); len(ss) != 1 || ss[0].ID != p.Session {
+		t.Errorf("host sessions %+v, want only the Go player's %s", ss, p.Session)
+	}
+
+	closeBrowser()
+	if _, err := p.Leave(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}

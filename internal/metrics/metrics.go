@@ -1,0 +1,61 @@
+// Package metrics holds edgeplay's Prometheus collectors, registered once in the default
+// registry and served at /metrics by the gateway (and by any role with --metrics-addr).
+// docs/ARCHITECTURE.md ("Metrics") lists them.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var latencyBuckets = []float64{.001, .002, .003, .004, .005, .0075, .01, .015, .02, .03, .05, .1}
+
+// Session host.
+var (
+	SessionsActive = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edgeplay_sessions_active", Help: "Sessions on the host (reserved, connecting or playing).",
+	}, []string{"host"})
+	SessionsStarted = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_sessions_started_total", Help: "Sessions whose player connected.",
+	}, []string{"host"})
+	SessionsEnded = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_sessions_ended_total", Help: "Sessions ended, by reason.",
+	}, []string{"host", "reason"})
+	FramesEncoded = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_frames_encoded_total", Help: "Video frames encoded and sent.",
+	}, []string{"host"})
+	FramesDropped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_frames_dropped_total", Help: "Frames replaced by a newer one before the encoder took them.",
+	}, []string{"host"})
+	KeyframeRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_keyframe_requests_total", Help: "PLI and FIR messages received from players.",
+	}, []string{"host"})
+	EncodeSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "edgeplay_encode_seconds", Help: "Time to convert and encode one frame.", Buckets: latencyBuckets,
+	}, []string{"host"})
+	SendLatencySeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgeplay_frame_latency_seconds",
+		Help:    "Server-side added latency: frame ready to its last RTP packet written.",
+		Buckets: latencyBuckets,
+	}, []string{"host"})
+	VideoBytes = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_video_bytes_total", Help: "H.264 payload bytes sent.",
+	}, []string{"host"})
+	InputMessages = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_input_messages_total", Help: "Input messages from players, by result (applied, invalid, limited).",
+	}, []string{"host", "result"})
+)
+
+// Gateway.
+var (
+	PlayersConnected = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "edgeplay_player_connections", Help: "Open player websockets.",
+	})
+	ClientErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_client_errors_total", Help: "Error messages sent to players, by code.",
+	}, []string{"code"})
+	PlacementSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "edgeplay_placement_seconds", Help: "Join to placed (matchmaker round trip with reservation).",
+		Buckets: latencyBuckets,
+	})
+)
