@@ -1,0 +1,286 @@
+package matchmaker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+func startNATS(t *testing.T) (*natsd.Server, func(name string) *nats.Conn) {
+	t.Helper()
+	s, err := natsd.Start(natsd.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s, func(name string) *nats.Conn {
+		nc, closeFn, err := natsd.Connect("", s, name, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(closeFn)
+		return nc
+	}
+}
+
+// fakeHost is a session host reduced to its slot accounting: it answers reservations and
+// publishes heartbeats, and it is the authority on its slots, as a real host is.
+type fakeHost struct {
+	id, game string
+	slots    int
+	refuse   bool
+	nc       *nats.Conn
+	mu       sync.Mutex
+	used     int
+	maxUsed  int
+	seq      uint64
+}
+
+func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
+	t.Helper()
+	h := &fakeHost{id: id, game: "demo", slots: slots, nc: nc}
+	sub, err := nc.Subscribe(protocol.SubjectReserve(id), func(m *nats.Msg) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		r := protocol.Reply{OK: true, Host: id, Region: "r1"}
+		if h.refuse || h.used >= h.slots {
+			r = protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "full"))
+		} else {
+			h.used++
+			h.maxUsed = max(h.maxUsed, h.used)
+		}
+		b, _ := json.Marshal(r)
+		_ = m.Respond(b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *fakeHost) beat(t *testing.T, state string) {
+	t.Helper()
+	h.mu.Lock()
+	h.seq++
+	hb := protocol.Heartbeat{Host: h.id, Region: "r1", State: state, Slots: h.slots, Used: h.used,
+		Games: []string{h.game}, Seq: h.seq}
+	h.mu.Unlock()
+	b, _ := json.Marshal(hb)
+	if err := h.nc.Publish(protocol.SubjectHeartbeat(h.id), b); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHosts(t *testing.T, m *Matchmaker, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(m.Hosts()) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("matchmaker knows %d hosts, want %d", len(m.Hosts()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func place(t *testing.T, nc *nats.Conn, session, game string) protocol.Reply {
+	t.Helper()
+	b, _ := json.Marshal(protocol.PlaceRequest{Session: session, Game: game})
+	resp, err := nc.Request(protocol.SubjectPlace, b, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r protocol.Reply
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestPlacement(t *testing.T) {
+	_, connect := startNATS(t)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	m, err := New(Config{Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, connect("mm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hostConn, client := connect("hosts"), connect("gateway")
+	a := newFakeHost(t, hostConn, "a", 1)
+	b := newFakeHost(t, hostConn, "b", 1)
+	a.beat(t, protocol.HostReady)
+	b.beat(t, protocol.HostReady)
+	waitHosts(t, m, 2)
+
+	steps := []struct {
+		name     string
+		before   func()
+		game     string
+		wantHost string
+		wantCode protocol.Code
+	}{
+		{"first free host by id", nil, "demo", "a", ""},
+		{"a is full (pending), next is b", nil, "demo", "b", ""},
+		{"everything full", nil, "demo", "", protocol.CodeNoFreeHost},
+		{"unknown game", nil, "chess", "", protocol.CodeUnknownGame},
+		{"a refuses though its heartbeat says free: move on", func() {
+			a.mu.Lock()
+			a.used, a.refuse = 0, true
+			a.mu.Unlock()
+			b.mu.Lock()
+			b.used = 0
+			b.mu.Unlock()
+			a.beat(t, protocol.HostReady)
+			b.beat(t, protocol.HostReady)
+			time.Sleep(50 * time.Millisecond) // let the beats land
+		}, "demo", "b", ""},
+		{"draining host is skipped", func() {
+			a.mu.Lock()
+			a.refuse = false
+			a.mu.Unlock()
+			b.mu.Lock()
+			b.used = 0
+			b.mu.Unlock()
+			a.beat(t, protocol.HostDraining)
+			b.beat(t, protocol.HostReady)
+			time.Sleep(50 * time.Millisecond)
+		}, "demo", "b", ""},
+		{"hosts past the TTL are forgotten", func() { now.Add(int64(10 * time.Second)) }, "demo", "", protocol.CodeUnknownGame},
+	}
+	for i, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		r := place(t, client, fmt.Sprintf("s%d", i), st.game)
+		if st.wantCode != "" {
+			if r.OK || r.Code != st.wantCode {
+				t.Fatalf("%s: got %+v, want code %s", st.name, r, st.wantCode)
+			}
+			continue
+		}
+		if !r.OK || r.Host != st.wantHost {
+			t.Fatalf("%s: got %+v, want host %s", st.name, r, st.wantHost)
+		}
+	}
+}
+
+func TestHeartbeatValidation(t *testing.T) {
+	_, connect := startNATS(t)
+	m, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, connect("mm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	nc := connect("h")
+	for _, tt := range []struct {
+		name, subject string
+		body          string
+	}{
+		{"not json", protocol.SubjectHeartbeat("x"), "garbage"},
+		{"host differs from subject", protocol.SubjectHeartbeat("x"), `{"host":"y","state":"ready","slots":1}`},
+		{"bad host id", "edgeplay.host.X Y.heartbeat", `{"host":"X Y","state":"ready","slots":1}`},
+		{"negative slots", protocol.SubjectHeartbeat("x"), `{"host":"x","state":"ready","slots":-1}`},
+	} {
+		if err := nc.Publish(tt.subject, []byte(tt.body)); err != nil && !errors.Is(err, nats.ErrBadSubject) {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+	}
+	// A valid one after the bad ones: only it is registered.
+	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","state":"ready","slots":1,"games":["demo"],"seq":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitHosts(t, m, 1)
+	if h := m.Hosts(); h[0].Host != "ok" {
+		t.Fatalf("registered %+v", h)
+	}
+	// A stopped heartbeat removes the host at once.
+	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","state":"stopped","slots":1,"seq":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitHosts(t, m, 0)
+}
+
+// TestNoDoubleBooking runs three matchmaker replicas against hosts that count their own
+// slots: under a burst of concurrent joins no host is ever asked beyond its slots, and every
+// join is either placed or refused with no_free_host.
+func TestNoDoubleBooking(t *testing.T) {
+	_, connect := startNATS(t)
+	var mms []*Matchmaker
+	for i := range 3 {
+		m, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, connect(fmt.Sprintf("mm%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		mms = append(mms, m)
+	}
+	hostConn := connect("hosts")
+	var hosts []*fakeHost
+	for i := range 5 {
+		h := newFakeHost(t, hostConn, fmt.Sprintf("h%d", i), 4)
+		h.beat(t, protocol.HostReady)
+		hosts = append(hosts, h)
+	}
+	for _, m := range mms {
+		waitHosts(t, m, 5)
+	}
+	client := connect("gateway")
+	const joins = 60
+	var placed, full atomic.Int32
+	var wg sync.WaitGroup
+	for i := range joins {
+		wg.Go(func() {
+			b, _ := json.Marshal(protocol.PlaceRequest{Session: fmt.Sprintf("s%d", i), Game: "demo"})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, err := client.RequestWithContext(ctx, protocol.SubjectPlace, b)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var r protocol.Reply
+			_ = json.Unmarshal(resp.Data, &r)
+			switch {
+			case r.OK:
+				placed.Add(1)
+			case r.Code == protocol.CodeNoFreeHost:
+				full.Add(1)
+			default:
+				t.Errorf("unexpected reply %+v", r)
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, h := range hosts {
+		h.mu.Lock()
+		if h.maxUsed > h.slots {
+			t.Errorf("host %s booked %d of %d slots", h.id, h.maxUsed, h.slots)
+		}
+		total += h.used
+		h.mu.Unlock()
+	}
+	if int(placed.Load()) != total || total != 20 || placed.Load()+full.Load() != joins {
+		t.Fatalf("placed %d, full %d, hosts hold %d (want 20 placed of %d)", placed.Load(), full.Load(), total, joins)
+	}
+}
