@@ -47,7 +47,7 @@ fuzz:
 
 ## lint: golangci-lint v2 (installed from the Go module proxy on first use)
 lint:
-	$(GO) run $(GOLANGCI_LINT) run ./...
+	$(GO) run $(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 clean:
 	rm -rf bin

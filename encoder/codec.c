@@ -119,7 +119,7 @@ static int configure_vaapi(ep_encoder *e, const ep_enc_config *cfg) {
     AVCodecContext *c = e->ctx;
     int ret = av_hwdevice_ctx_create(&e->hwdev, AV_HWDEVICE_TYPE_VAAPI, NULL, NULL, 0);
     if (ret < 0) {
-        av_log(c, AV_LOG_ERROR, "no VAAPI device: %s", av_err2str(ret));
+        av_log(c, AV_LOG_ERROR, "cannot open the default VAAPI device");
         return ret;
     }
     e->hwframes = av_hwframe_ctx_alloc(e->hwdev);
@@ -133,7 +133,7 @@ static int configure_vaapi(ep_encoder *e, const ep_enc_config *cfg) {
     fc->height = cfg->height;
     fc->initial_pool_size = 4;
     if ((ret = av_hwframe_ctx_init(e->hwframes)) < 0) {
-        av_log(c, AV_LOG_ERROR, "VAAPI surfaces: %s", av_err2str(ret));
+        av_log(c, AV_LOG_ERROR, "cannot allocate VAAPI surfaces");
         return ret;
     }
     c->hw_frames_ctx = av_buffer_ref(e->hwframes);

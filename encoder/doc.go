@@ -32,7 +32,7 @@
 // The frame is converted from RGBA to planar YUV 4:2:0 with BT.601 coefficients and limited
 // range (16–235), the matrix and range swscale and therefore ffmpeg use by default, so
 // results compare with ffmpeg's. Chroma is the mean of each 2×2 block. The converter is C in
-// this package rather than swscale, because swscale was three to five times slower at this
+// this package rather than swscale, because swscale was two to five times slower at this
 // job. BenchmarkConvert, on the 2-core AMD EPYC build machine (ms per 1280×720 frame, noisy
 // because the machine was shared):
 //
@@ -88,5 +88,6 @@
 //
 // The package prints nothing. It installs a process-wide libav log callback (libav's logging
 // is global): messages at error level about a codec context of this package become the
-// Detail of the AVError returned by the failing call; everything else is dropped.
+// Detail of the AVError returned by the failing call; everything else is dropped. (libva
+// itself may still print a line to stderr when it opens a VAAPI device.)
 package encoder

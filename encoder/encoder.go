@@ -81,6 +81,8 @@ const (
 	swsAccurateRnd  = C.SWS_ACCURATE_RND
 )
 
+// defaultTuning converts with ep_rgba_to_i420 on automatic bands. VAAPI, which wants NV12,
+// converts with swscale's bicubic scaler, ffmpeg's default.
 var defaultTuning = tuning{swsFlags: swsBicubic, swsThreads: 1}
 
 // minBandRows is the fewest rows worth handing to another goroutine.

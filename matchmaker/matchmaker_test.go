@@ -78,8 +78,10 @@ func (h *fakeHost) beat(t *testing.T, state string) {
 	t.Helper()
 	h.mu.Lock()
 	h.seq++
-	hb := protocol.Heartbeat{Host: h.id, Region: "r1", State: state, Slots: h.slots, Used: h.used,
-		Games: []string{h.game}, Seq: h.seq}
+	hb := protocol.Heartbeat{
+		Host: h.id, Region: "r1", State: state, Slots: h.slots, Used: h.used,
+		Games: []string{h.game}, Seq: h.seq,
+	}
 	h.mu.Unlock()
 	b, _ := json.Marshal(hb)
 	if err := h.nc.Publish(protocol.SubjectHeartbeat(h.id), b); err != nil {

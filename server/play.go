@@ -99,7 +99,8 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	defer metrics.PlayersConnected.Dec()
 	c.wg.Go(c.writeLoop)
 	c.sendMsg(protocol.Message{Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id}, 0)
-	c.readLoop()
+	// The connection outlives the HTTP request's context; c.ctx is its own.
+	c.readLoop() //nolint:contextcheck // see above
 	c.teardown()
 }
 

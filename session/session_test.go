@@ -15,11 +15,9 @@ func TestMailboxNewestWins(t *testing.T) {
 	if m.take() != nil {
 		t.Fatal("empty mailbox returned a frame")
 	}
-	var frames []*game.Frame
 	for i := range 3 {
 		f := pool.Get()
 		f.Seq = uint64(i + 1)
-		frames = append(frames, f)
 		m.put(f)
 	}
 	if got := m.dropped.Load(); got != 2 {

@@ -32,7 +32,10 @@ type mediaStack struct {
 func newMediaStack(cfg Config, log *slog.Logger) (*mediaStack, error) {
 	m := &webrtc.MediaEngine{}
 	feedback := []webrtc.RTCPFeedback{
-		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+		{Type: "goog-remb"},
+		{Type: "ccm", Parameter: "fir"},
+		{Type: "nack"},
+		{Type: "nack", Parameter: "pli"},
 		{Type: "transport-cc"},
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
@@ -50,7 +53,7 @@ func newMediaStack(cfg Config, log *slog.Logger) (*mediaStack, error) {
 
 	host, portStr, err := net.SplitHostPort(cfg.UDPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: udp address %q: %v", ErrConfig, cfg.UDPAddr, err)
+		return nil, fmt.Errorf("%w: udp address %q: %w", ErrConfig, cfg.UDPAddr, err)
 	}
 	ip := net.ParseIP(host)
 	if host != "" && ip == nil {
@@ -63,7 +66,12 @@ func newMediaStack(cfg Config, log *slog.Logger) (*mediaStack, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	if len(cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		// NAT 1:1: host candidates carry the public address instead of the interface's.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost,
+		}); err != nil {
+			return nil, fmt.Errorf("%w: public ips %v: %w", ErrConfig, cfg.PublicIPs, err)
+		}
 	}
 
 	ms := &mediaStack{}
@@ -85,7 +93,11 @@ func newMediaStack(cfg Config, log *slog.Logger) (*mediaStack, error) {
 			}
 		}
 	} else {
-		conn, err := net.ListenPacket("udp", cfg.UDPAddr)
+		ua, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: udp address %q: %w", ErrConfig, cfg.UDPAddr, err)
+		}
+		conn, err := net.ListenUDP("udp", ua)
 		if err != nil {
 			return nil, fmt.Errorf("listen udp %s: %w", cfg.UDPAddr, err)
 		}

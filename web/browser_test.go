@@ -378,6 +378,7 @@ func channelOf(typ input.Type) string {
 
 // stream loops the test video at 30 fps until the host closes.
 func (h *fakeHost) stream(t *testing.T) {
+	t.Helper()
 	defer h.wg.Done()
 	data, err := os.ReadFile("testdata/marker-2a5c.h264")
 	if err != nil {
@@ -460,6 +461,7 @@ func newHostScript(game string, video bool) *hostScript {
 }
 
 func (s *hostScript) run(t *testing.T) func(c *fakeConn) {
+	t.Helper()
 	return func(c *fakeConn) {
 		c.send(protocol.Message{Type: protocol.TypeWelcome, Version: 1, Session: "s4"})
 		if j := c.expect(protocol.TypeJoin); j.Game != s.game {

@@ -118,8 +118,10 @@ func TestReportGolden(t *testing.T) {
 			durs: durs[:50], total: 500 * ms, convert: 50 * ms, encode: 440 * ms, cpu: 800 * ms, bytes: 2_000_000,
 		},
 	}
-	m := machine{cpu: "Test CPU", cores: 2, goVersion: "go1.26 linux/amd64", libs: "libavcodec 59.37.100",
-		ffmpeg: "ffmpeg version 5.1", loadBefore: "0.10 0.20 0.30", loadAfter: "1.00 0.50 0.40"}
+	m := machine{
+		cpu: "Test CPU", cores: 2, goVersion: "go1.26 linux/amd64", libs: "libavcodec 59.37.100",
+		ffmpeg: "ffmpeg version 5.1", loadBefore: "0.10 0.20 0.30", loadAfter: "1.00 0.50 0.40",
+	}
 	var buf bytes.Buffer
 	writeEncoderReport(&buf, m, 60, results)
 	golden := filepath.Join("testdata", "encoder_report.golden")

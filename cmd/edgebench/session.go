@@ -58,6 +58,13 @@ func connect(ctx context.Context, base string, n int) ([]*testplayer.Player, err
 	return players, nil
 }
 
+// closeApp shuts the system down even when ctx was cancelled (Ctrl-C).
+func closeApp(ctx context.Context, a *app.App) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = a.Close(cctx)
+}
+
 func closeAll(ps []*testplayer.Player) {
 	for _, p := range ps {
 		p.Close()
@@ -88,7 +95,7 @@ func runLatency(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer func() { _ = a.Close(context.Background()) }()
+	defer closeApp(ctx, a)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := waitHostsKnown(sctx, a); err != nil {
@@ -151,7 +158,7 @@ func densityStep(ctx context.Context, n int, size string, fps int, dur time.Dura
 	if err != nil {
 		return 0, 0, 0, 0, 0, err
 	}
-	defer func() { _ = a.Close(context.Background()) }()
+	defer closeApp(ctx, a)
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := waitHostsKnown(sctx, a); err != nil {

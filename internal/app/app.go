@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a = &App{log: cfg.Logger, serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			_ = a.Close(sctx)
 			a = nil

@@ -122,7 +122,10 @@ func TestBadInputDoesNotHurtOtherPlayers(t *testing.T) {
 
 	// Malformed and flooding data-channel input: dropped and counted, nothing else happens.
 	for _, b := range [][]byte{
-		nil, {1}, {9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0}, {1, 99, 0, 0, 0, 0, 0, 0, 0, 0},
+		nil,
+		{1},
+		{9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0},
+		{1, 99, 0, 0, 0, 0, 0, 0, 0, 0},
 		[]byte(strings.Repeat("x", 4000)), input.Append(nil, input.Event{Type: input.MouseButton, Button: 200}),
 	} {
 		if len(b) == 0 {
