@@ -3,8 +3,8 @@
 // of replicas can run. A host is only ever booked by asking it to reserve a slot (request-reply):
 // the host is the authority on its own slots, so two replicas can never double-book it.
 //
-// This is the first, minimal policy: the first ready host (by id) with a free slot that offers
-// the game. Latency-aware placement and queueing come next (see docs/ARCHITECTURE.md).
+// Where to place is decided by Policy (policy.go), a pure function of a registry snapshot and
+// the ticket: nearest data center within the ticket's RTT cap, then pack or spread inside it.
 package matchmaker
 
 import (
@@ -26,6 +26,8 @@ import (
 // Config configures a matchmaker. Zero values take the defaults.
 type Config struct {
 	HostTTL        time.Duration // forget a host after this long without a heartbeat; default 3 s
+	SuspectAfter   time.Duration // place nothing on a host silent this long; default 2 s (2 missed beats)
+	Policy         Policy        // default DefaultPolicy()
 	ReserveTimeout time.Duration // per reservation request; default 2 s
 	Logger         *slog.Logger
 	Now            func() time.Time // injectable clock; default time.Now
@@ -54,6 +56,12 @@ type hostEntry struct {
 func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 	if cfg.HostTTL == 0 {
 		cfg.HostTTL = 3 * time.Second
+	}
+	if cfg.SuspectAfter == 0 {
+		cfg.SuspectAfter = 2 * time.Second
+	}
+	if cfg.Policy.Caps == nil {
+		cfg.Policy = DefaultPolicy()
 	}
 	if cfg.ReserveTimeout == 0 {
 		cfg.ReserveTimeout = 2 * time.Second
@@ -114,35 +122,25 @@ func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
 	e.hb, e.seen, e.pending = hb, m.cfg.Now(), 0
 }
 
-// candidates returns the hosts that may take a session of game, in placement order.
-func (m *Matchmaker) candidates(gameName string) (hosts []string, gameKnown bool) {
+// snapshot returns the registry as placement sees it, forgetting hosts past their TTL.
+func (m *Matchmaker) snapshot() []HostView {
 	now := m.cfg.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	type cand struct {
-		id string
-	}
-	var out []cand
+	out := make([]HostView, 0, len(m.hosts))
 	for id, e := range m.hosts {
-		if now.Sub(e.seen) > m.cfg.HostTTL {
+		age := now.Sub(e.seen)
+		if age > m.cfg.HostTTL {
 			delete(m.hosts, id)
-			m.log.Warn("host lost", "host", id)
+			m.log.Warn("host lost", "host", id, "silent_for", age.Round(time.Millisecond))
 			continue
 		}
-		if !slices.Contains(e.hb.Games, gameName) {
-			continue
-		}
-		gameKnown = true
-		if e.hb.State != protocol.HostReady || e.hb.Slots-e.hb.Used-e.hb.Reserved-e.pending <= 0 {
-			continue
-		}
-		out = append(out, cand{id})
+		out = append(out, HostView{
+			ID: id, Region: e.hb.Region, State: e.hb.State, Suspect: age > m.cfg.SuspectAfter,
+			Slots: e.hb.Slots, Used: e.hb.Used, Reserved: e.hb.Reserved, Pending: e.pending, Games: e.hb.Games,
+		})
 	}
-	slices.SortFunc(out, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
-	for _, c := range out {
-		hosts = append(hosts, c.id)
-	}
-	return hosts, gameKnown
+	return out
 }
 
 func (m *Matchmaker) handlePlace(msg *nats.Msg) {
@@ -169,12 +167,13 @@ func (m *Matchmaker) handlePlace(msg *nats.Msg) {
 
 // Place finds a host for req and has it reserve a slot.
 func (m *Matchmaker) Place(ctx context.Context, req protocol.PlaceRequest) (protocol.Reply, error) {
-	hosts, known := m.candidates(req.Game)
-	if !known {
-		return protocol.Reply{}, protocol.Errorf(protocol.CodeUnknownGame, "no host offers game %q", req.Game)
+	d := m.cfg.Policy.Decide(m.snapshot(), Ticket{Session: req.Session, Game: req.Game})
+	if len(d.Candidates) == 0 {
+		return protocol.Reply{}, protocol.Errorf(d.Code, "%s", d.Reason)
 	}
 	body, _ := json.Marshal(protocol.ReserveRequest(req))
-	for _, host := range hosts {
+	for _, c := range d.Candidates {
+		host := c.Host
 		rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)
 		resp, err := m.nc.RequestWithContext(rctx, protocol.SubjectReserve(host), body)
 		cancel()
@@ -199,7 +198,7 @@ func (m *Matchmaker) Place(ctx context.Context, req protocol.PlaceRequest) (prot
 		}
 		m.mu.Unlock()
 		m.log.Info("session placed", "session", req.Session, "game", req.Game, "host", host, "region", r.Region,
-			"reason", "first ready host with a free slot")
+			"reason", c.Reason)
 		return r, nil
 	}
 	return protocol.Reply{}, protocol.Errorf(protocol.CodeNoFreeHost, "")

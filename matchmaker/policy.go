@@ -1,0 +1,210 @@
+package matchmaker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// HostView is what placement knows of one host: its last heartbeat plus the registry's own
+// judgement (suspect) and the reservations this replica made since that heartbeat (pending).
+type HostView struct {
+	ID, Region string
+	State      string // protocol.Host*
+	Suspect    bool   // missed heartbeats: no new placements
+	Slots      int
+	Used       int
+	Reserved   int
+	Pending    int
+	Games      []string
+}
+
+// Free is the number of slots placement may still ask for.
+func (h HostView) Free() int { return max(0, h.Slots-h.Used-h.Reserved-h.Pending) }
+
+// Ticket is one player waiting for placement.
+type Ticket struct {
+	Session, Game string
+	// RTT holds the verified round-trip time to each data center the player measured. A
+	// region without a sample is never chosen, unless RTT is nil altogether (no probes: every
+	// region counts as equally near).
+	RTT    map[string]time.Duration
+	Waited time.Duration // how long the ticket has been waiting
+}
+
+// CapStep says: once a ticket has waited After, data centers up to Cap away are acceptable.
+type CapStep struct {
+	After time.Duration
+	Cap   time.Duration
+}
+
+// Policy is the placement policy. It is a pure function of a registry snapshot and a ticket.
+type Policy struct {
+	// Caps, ordered by After, relax the RTT cap as a ticket waits. Default: 40 ms, 80 ms
+	// after 10 s, 120 ms after 20 s.
+	Caps []CapStep
+	// Tie: data centers whose RTTs differ by at most this are ordered by free capacity
+	// instead. Default 5 ms.
+	Tie time.Duration
+	// Spread puts a session on the emptiest host of a data center; the default (pack) fills
+	// partly used hosts first, keeping whole machines free for maintenance and scale-down.
+	Spread bool
+	// MaxCandidates bounds the hosts a decision lists (and so the reservations one placement
+	// may try). Default 8.
+	MaxCandidates int
+}
+
+// DefaultPolicy is the documented default.
+func DefaultPolicy() Policy {
+	return Policy{
+		Caps:          []CapStep{{0, 40 * time.Millisecond}, {10 * time.Second, 80 * time.Millisecond}, {20 * time.Second, 120 * time.Millisecond}},
+		Tie:           5 * time.Millisecond,
+		MaxCandidates: 8,
+	}
+}
+
+// Candidate is one host to ask, with the reason it was chosen.
+type Candidate struct {
+	Host, Region string
+	RTT          time.Duration
+	Reason       string
+}
+
+// Decision is the ordered list of hosts to ask for a reservation, best first. When it is
+// empty, Code says why: unknown_game (no host offers the game at all) or no_free_host, and
+// Reason says it in words.
+type Decision struct {
+	Candidates []Candidate
+	Cap        time.Duration
+	Code       protocol.Code
+	Reason     string
+}
+
+// CapFor returns the RTT cap for a ticket that has waited w.
+func (p Policy) CapFor(w time.Duration) time.Duration {
+	c := time.Duration(0)
+	for _, s := range p.Caps {
+		if w >= s.After {
+			c = s.Cap
+		}
+	}
+	return c
+}
+
+type regionPlan struct {
+	id    string
+	rtt   time.Duration
+	free  int
+	hosts []HostView
+}
+
+// Decide orders the hosts a ticket may be placed on.
+func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
+	capRTT := p.CapFor(t.Waited)
+	d := Decision{Cap: capRTT}
+	regions := map[string]*regionPlan{}
+	offered, tooFar, busy := false, map[string]bool{}, 0
+	for _, h := range hosts {
+		if !slices.Contains(h.Games, t.Game) {
+			continue
+		}
+		offered = true
+		if h.State != protocol.HostReady || h.Suspect || h.Free() == 0 {
+			busy++
+			continue
+		}
+		rtt, measured := t.RTT[h.Region]
+		if t.RTT != nil && !measured {
+			continue // the player did not measure this data center
+		}
+		if t.RTT != nil && rtt > capRTT {
+			tooFar[h.Region] = true
+			continue
+		}
+		r := regions[h.Region]
+		if r == nil {
+			r = &regionPlan{id: h.Region, rtt: rtt}
+			regions[h.Region] = r
+		}
+		r.free += h.Free()
+		r.hosts = append(r.hosts, h)
+	}
+	if !offered {
+		d.Code = protocol.CodeUnknownGame
+		d.Reason = fmt.Sprintf("no host offers game %q", t.Game)
+		return d
+	}
+	if len(regions) == 0 {
+		d.Code = protocol.CodeNoFreeHost
+		switch {
+		case len(tooFar) > 0:
+			d.Reason = fmt.Sprintf("free hosts only in data centers beyond the %s RTT cap", capRTT)
+		default:
+			d.Reason = "every host that offers the game is full, draining or not answering"
+		}
+		return d
+	}
+
+	plans := make([]*regionPlan, 0, len(regions))
+	for _, r := range regions {
+		plans = append(plans, r)
+	}
+	// Nearest first; near-ties by free capacity; then by id for determinism. The tie test
+	// compares each pair, so it is a proper ordering only as long as Tie is small against
+	// the gaps between data centers, which is what it is for.
+	slices.SortFunc(plans, func(a, b *regionPlan) int {
+		if diff := a.rtt - b.rtt; diff > p.Tie || -diff > p.Tie {
+			return cmp.Compare(a.rtt, b.rtt)
+		}
+		if c := cmp.Compare(b.free, a.free); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.rtt, b.rtt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	for i, r := range plans {
+		slices.SortFunc(r.hosts, func(a, b HostView) int {
+			c := cmp.Compare(a.Free(), b.Free()) // pack: fullest first
+			if p.Spread {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		why := "nearest data center"
+		switch {
+		case t.RTT == nil:
+			why = "no RTT measured; data center with most free slots"
+		case i > 0 && r.rtt-plans[0].rtt <= p.Tie:
+			why = fmt.Sprintf("within %s of the nearest; fewer free slots", p.Tie)
+		case i > 0:
+			why = fmt.Sprintf("next nearest (%d nearer ones full or refused)", i)
+		case i == 0 && len(plans) > 1 && plans[1].rtt-r.rtt <= p.Tie:
+			why = fmt.Sprintf("within %s of another; most free slots", p.Tie)
+		}
+		for _, h := range r.hosts {
+			if p.MaxCandidates > 0 && len(d.Candidates) == p.MaxCandidates {
+				break
+			}
+			mode := "pack: fullest host with room"
+			if p.Spread {
+				mode = "spread: emptiest host"
+			}
+			reason := fmt.Sprintf("%s: rtt %s ≤ cap %s, %s; %s (%d/%d used)",
+				r.id, r.rtt.Round(time.Millisecond/10), capRTT, why, mode, h.Used+h.Reserved+h.Pending, h.Slots)
+			if t.RTT == nil {
+				reason = fmt.Sprintf("%s: %s; %s (%d/%d used)", r.id, why, mode, h.Used+h.Reserved+h.Pending, h.Slots)
+			}
+			d.Candidates = append(d.Candidates, Candidate{Host: h.ID, Region: r.id, RTT: r.rtt, Reason: reason})
+		}
+	}
+	d.Reason = d.Candidates[0].Reason
+	return d
+}
