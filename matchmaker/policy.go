@@ -141,9 +141,9 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 		d.Code = protocol.CodeNoFreeHost
 		switch {
 		case len(tooFar) > 0:
-			d.Reason = fmt.Sprintf("free hosts only in data centers beyond the %s RTT cap", capRTT)
+			d.Reason = fmt.Sprintf("no free host: free hosts only in data centers beyond the %s RTT cap", capRTT)
 		default:
-			d.Reason = "every host that offers the game is full, draining or not answering"
+			d.Reason = "no free host: every host that offers the game is full, draining or not answering"
 		}
 		return d
 	}

@@ -394,13 +394,14 @@ func (s *Session) addInputChannel(label string, init *webrtc.DataChannelInit) (*
 
 // onInput runs on pion's SCTP goroutine: decode, rate-limit, hand to the game; never blocks.
 func (s *Session) onInput(msg webrtc.DataChannelMessage) {
-	if !msg.IsString && len(msg.Data) <= input.MaxSize {
-		if !s.limiter.Allow() {
-			s.inputsLimited.Add(1)
-			return
-		}
-		ev, err := input.Decode(msg.Data)
-		if err == nil {
+	// Validate first (cheap, allocation-free), then rate-limit what is valid, so the counters
+	// say what was wrong with the input regardless of arrival order across the channels.
+	if !msg.IsString {
+		if ev, err := input.Decode(msg.Data); err == nil {
+			if !s.limiter.Allow() {
+				s.inputsLimited.Add(1)
+				return
+			}
 			s.lastInput.Store(time.Now().UnixNano())
 			s.lastInputSeq.Store(ev.Seq)
 			s.inputsApplied.Add(1)
@@ -408,7 +409,6 @@ func (s *Session) onInput(msg webrtc.DataChannelMessage) {
 			return
 		}
 	}
-	s.log.Debug("invalid input", "len", len(msg.Data), "string", msg.IsString)
 	if n := s.inputsInvalid.Add(1); n == 1 || n%1000 == 0 {
 		s.log.Info("invalid input dropped", "count", n)
 	}

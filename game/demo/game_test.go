@@ -281,13 +281,20 @@ func TestMarkerCarriesLastAppliedSeq(t *testing.T) {
 	if v, ok := marker.ReadRGBA(f.Pix, f.Stride); !ok || v != 0 {
 		t.Fatalf("before any input the marker reads %d, %v; want 0, true", v, ok)
 	}
-	for _, seq := range []uint32{1, 2, 0x8001, 0xFFFF, 0x10000, 0x12345, 1<<32 - 1} {
+	for _, seq := range []uint32{1, 2, 0x8001, 0xFFFF, 0x10000, 0x12345, 1<<31 + 5, 1<<32 - 1, 3} {
 		g.ApplyForTest(input.Event{Type: input.Wheel, Seq: seq, DY: 10})
 		g.Step(tick)
 		g.Render(f)
 		if v, ok := marker.ReadRGBA(f.Pix, f.Stride); !ok || v != uint16(seq) {
 			t.Fatalf("after seq %#x the marker reads %#x, %v; want %#x", seq, v, ok, uint16(seq))
 		}
+	}
+	// A late input (an older seq on the unordered motion channel) does not move it back.
+	g.ApplyForTest(input.Event{Type: input.MouseMove, Seq: 2, DX: 1})
+	g.Step(tick)
+	g.Render(f)
+	if v, _ := marker.ReadRGBA(f.Pix, f.Stride); v != 3 {
+		t.Fatalf("after a late seq 2 the marker reads %#x, want 3", v)
 	}
 }
 

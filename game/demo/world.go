@@ -117,7 +117,11 @@ func (wd *world) newRound() {
 
 // apply folds one input event into the input state. Movement and firing take effect in step.
 func (wd *world) apply(ev input.Event) {
-	wd.lastSeq = ev.Seq
+	// The marker only moves forward (in wrapping order): motion travels on an unordered
+	// channel, and a late one must not make the frame claim an older input.
+	if d := ev.Seq - wd.lastSeq; d != 0 && d < 1<<31 {
+		wd.lastSeq = ev.Seq
+	}
 	switch ev.Type {
 	case input.KeyDown, input.KeyUp:
 		down := ev.Type == input.KeyDown

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -93,16 +94,24 @@ func startBrowser(t *testing.T) (context.Context, func()) {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 
-	var once sync.Once
+	var (
+		once sync.Once
+		up   atomic.Bool // the browser started
+	)
 	closeBrowser := func() {
 		once.Do(func() {
 			// Close gracefully (Browser.close), so that Chromium ends its own children; then
 			// cancel, which kills what is left and waits for the process and chromedp.
-			cctx, cancel := context.WithTimeout(ctx, chromeStopTimeout)
-			if err := chromedp.Cancel(cctx); err != nil && !errors.Is(err, context.Canceled) {
-				t.Logf("closing chromium: %v", err)
+			// Only a started browser: when the start failed, chromedp.Cancel and cancelTab
+			// would each wait for chromedp's one-token allocation semaphore, and the second
+			// would block forever (chromedp v0.23.0).
+			if up.Load() {
+				cctx, cancel := context.WithTimeout(ctx, chromeStopTimeout)
+				if err := chromedp.Cancel(cctx); err != nil && !errors.Is(err, context.Canceled) {
+					t.Logf("closing chromium: %v", err)
+				}
+				cancel()
 			}
-			cancel()
 			cancelTab()
 			cancelAlloc()
 			if left := waitChromeGone(dataDir, 5*time.Second); left > 0 {
@@ -127,6 +136,7 @@ func startBrowser(t *testing.T) (context.Context, func()) {
 			closeBrowser()
 			t.Fatalf("start chromium: %v", err)
 		}
+		up.Store(true)
 	case <-time.After(chromeStartTimeout):
 		closeBrowser()
 		<-started
