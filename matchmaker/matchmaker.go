@@ -47,9 +47,6 @@ type Matchmaker struct {
 type hostEntry struct {
 	hb   protocol.Heartbeat
 	seen time.Time
-	// pending counts reservations this replica made since the host's last heartbeat, so a
-	// burst of placements does not keep asking a host that is already full.
-	pending int
 }
 
 // New subscribes to heartbeats and placement requests.
@@ -105,6 +102,11 @@ func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
 		m.log.Warn("malformed heartbeat ignored", "subject", msg.Subject)
 		return
 	}
+	m.apply(hb)
+}
+
+// apply updates the registry with a host's state, from a heartbeat or a reservation reply.
+func (m *Matchmaker) apply(hb protocol.Heartbeat) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if hb.State == protocol.HostStopped {
@@ -119,7 +121,7 @@ func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
 	} else if hb.Seq <= e.hb.Seq && hb.Seq != 1 {
 		return // out of order; a restarted host starts again at 1
 	}
-	e.hb, e.seen, e.pending = hb, m.cfg.Now(), 0
+	e.hb, e.seen = hb, m.cfg.Now()
 }
 
 // snapshot returns the registry as placement sees it, forgetting hosts past their TTL.
@@ -137,7 +139,7 @@ func (m *Matchmaker) snapshot() []HostView {
 		}
 		out = append(out, HostView{
 			ID: id, Region: e.hb.Region, State: e.hb.State, Suspect: age > m.cfg.SuspectAfter,
-			Slots: e.hb.Slots, Used: e.hb.Used, Reserved: e.hb.Reserved, Pending: e.pending, Games: e.hb.Games,
+			Slots: e.hb.Slots, Used: e.hb.Used, Reserved: e.hb.Reserved, Games: e.hb.Games,
 		})
 	}
 	return out
@@ -192,11 +194,9 @@ func (m *Matchmaker) Place(ctx context.Context, req protocol.PlaceRequest) (prot
 			m.log.Info("reservation refused", "host", host, "session", req.Session, "code", r.Code, "msg", r.Message)
 			continue
 		}
-		m.mu.Lock()
-		if e := m.hosts[host]; e != nil {
-			e.pending++
+		if hb := r.Heartbeat; hb != nil && hb.Host == host {
+			m.apply(*hb)
 		}
-		m.mu.Unlock()
 		m.log.Info("session placed", "session", req.Session, "game", req.Game, "host", host, "region", r.Region,
 			"reason", c.Reason)
 		return r, nil

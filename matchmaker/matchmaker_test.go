@@ -142,7 +142,7 @@ func TestPlacement(t *testing.T) {
 		wantCode protocol.Code
 	}{
 		{"first free host by id", nil, "demo", "a", ""},
-		{"a is full (pending), next is b", nil, "demo", "b", ""},
+		{"a refuses (full), next is b", nil, "demo", "b", ""},
 		{"everything full", nil, "demo", "", protocol.CodeNoFreeHost},
 		{"unknown game", nil, "chess", "", protocol.CodeUnknownGame},
 		{"a refuses though its heartbeat says free: move on", func() {

@@ -9,8 +9,8 @@ import (
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
-// HostView is what placement knows of one host: its last heartbeat plus the registry's own
-// judgement (suspect) and the reservations this replica made since that heartbeat (pending).
+// HostView is what placement knows of one host: its last heartbeat (or reservation reply) plus
+// the registry's own judgement (suspect).
 type HostView struct {
 	ID, Region string
 	State      string // protocol.Host*
@@ -18,12 +18,11 @@ type HostView struct {
 	Slots      int
 	Used       int
 	Reserved   int
-	Pending    int
 	Games      []string
 }
 
 // Free is the number of slots placement may still ask for.
-func (h HostView) Free() int { return max(0, h.Slots-h.Used-h.Reserved-h.Pending) }
+func (h HostView) Free() int { return max(0, h.Slots-h.Used-h.Reserved) }
 
 // Ticket is one player waiting for placement.
 type Ticket struct {
@@ -198,9 +197,9 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 				mode = "spread: emptiest host"
 			}
 			reason := fmt.Sprintf("%s: rtt %s ≤ cap %s, %s; %s (%d/%d used)",
-				r.id, r.rtt.Round(time.Millisecond/10), capRTT, why, mode, h.Used+h.Reserved+h.Pending, h.Slots)
+				r.id, r.rtt.Round(time.Millisecond/10), capRTT, why, mode, h.Used+h.Reserved, h.Slots)
 			if t.RTT == nil {
-				reason = fmt.Sprintf("%s: %s; %s (%d/%d used)", r.id, why, mode, h.Used+h.Reserved+h.Pending, h.Slots)
+				reason = fmt.Sprintf("%s: %s; %s (%d/%d used)", r.id, why, mode, h.Used+h.Reserved, h.Slots)
 			}
 			d.Candidates = append(d.Candidates, Candidate{Host: h.ID, Region: r.id, RTT: r.rtt, Reason: reason})
 		}

@@ -21,8 +21,8 @@ func TestPolicyDecide(t *testing.T) {
 	suspect.Suspect = true
 	otherGame := host("o1", "dxb-1", 4, 0)
 	otherGame.Games = []string{"chess"}
-	pending := host("p1", "dxb-1", 2, 1)
-	pending.Pending = 1
+	reserved := host("p1", "dxb-1", 2, 1)
+	reserved.Reserved = 1
 
 	tests := []struct {
 		name     string
@@ -89,8 +89,8 @@ func TestPolicyDecide(t *testing.T) {
 			want:   []string{"h1", "h3", "h2"}, reason: "spread",
 		},
 		{
-			name:   "draining, suspect, full, pending-full and other-game hosts are skipped",
-			hosts:  []HostView{draining, suspect, otherGame, pending, host("f1", "dxb-1", 2, 2), host("ok", "dxb-1", 4, 0)},
+			name:   "draining, suspect, full, reserved-full and other-game hosts are skipped",
+			hosts:  []HostView{draining, suspect, otherGame, reserved, host("f1", "dxb-1", 2, 2), host("ok", "dxb-1", 4, 0)},
 			ticket: Ticket{Game: "demo", RTT: map[string]time.Duration{"dxb-1": ms(8)}},
 			want:   []string{"ok"},
 		},

@@ -87,6 +87,8 @@ type Reply struct {
 	Message string `json:"message,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Region  string `json:"region,omitempty"`
+	// Heartbeat is the host's state right after a successful reservation.
+	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
 }
 
 // Err returns the reply's failure as an *Error, or nil when OK.

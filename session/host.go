@@ -171,17 +171,19 @@ func (h *Host) Heartbeat() protocol.Heartbeat {
 			hb.Used++
 		}
 	}
+	hb.Seq = h.seq.Add(1) // under mu: a later sequence number never describes an older state
 	h.mu.Unlock()
 	for g := range h.cfg.Games {
 		hb.Games = append(hb.Games, g)
 	}
 	slices.Sort(hb.Games)
-	hb.Seq = h.seq.Add(1)
 	return hb
 }
 
-func (h *Host) heartbeat() {
-	b, _ := json.Marshal(h.Heartbeat())
+func (h *Host) heartbeat() { h.publishHeartbeat(h.Heartbeat()) }
+
+func (h *Host) publishHeartbeat(hb protocol.Heartbeat) {
+	b, _ := json.Marshal(hb)
 	if err := h.nc.Publish(protocol.SubjectHeartbeat(h.cfg.ID), b); err != nil {
 		h.log.Warn("heartbeat publish failed", "err", err)
 	}
@@ -228,8 +230,11 @@ func (h *Host) handleReserve(msg *nats.Msg) {
 		return
 	}
 	s.log.Info("slot reserved", "game", req.Game, "hold", h.cfg.ReserveTimeout)
-	respond(msg, protocol.Reply{OK: true, Host: h.cfg.ID, Region: h.cfg.Region})
-	h.heartbeat() // let the matchmaker see the new count at once
+	// The reply carries the host's new state, so the matchmaker's view is exact at once
+	// (a heartbeat can race the reply); the heartbeat tells every other replica.
+	hb := h.Heartbeat()
+	respond(msg, protocol.Reply{OK: true, Host: h.cfg.ID, Region: h.cfg.Region, Heartbeat: &hb})
+	h.publishHeartbeat(hb)
 }
 
 func (h *Host) reserve(req protocol.ReserveRequest) (*Session, error) {

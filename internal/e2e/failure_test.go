@@ -143,3 +143,40 @@ func TestShutdownTellsPlayers(t *testing.T) {
 	}
 	t.Fatalf("player got %+v, want ended/shutdown or error/shutting_down", got)
 }
+
+// TestBackToBackJoinsFillTheHost: joins faster than the heartbeat interval still see every
+// slot (the reservation reply carries the host's new state), and the next one is refused.
+func TestBackToBackJoinsFillTheHost(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	a := startApp(t, appOpts{slots: 2, mutate: func(c *app.Config) { c.Hosts[0].HeartbeatInterval = time.Hour }})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+	var players []*testplayer.Player
+	defer func() {
+		for _, p := range players {
+			p.Close()
+		}
+	}()
+	for i := range 3 {
+		p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		players = append(players, p)
+		_, err = p.Join(ctxFor(t, 10*time.Second))
+		if i < 2 && err != nil {
+			t.Fatalf("join %d: %v", i+1, err)
+		}
+		if i == 2 {
+			if m := serverError(t, err); m.Code != protocol.CodeNoFreeHost {
+				t.Fatalf("third join: %+v, want no_free_host", m)
+			}
+		}
+	}
+	for _, p := range players {
+		p.Close()
+	}
+	players = nil
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
