@@ -78,6 +78,7 @@ type Session struct {
 	cancel   context.CancelFunc
 	pipeline sync.WaitGroup
 	enc      *encoder.Encoder
+	sender   *webrtc.RTPSender
 	g        game.Game
 	box      *mailbox
 
@@ -100,6 +101,7 @@ type Session struct {
 	inputsApplied, inputsInvalid, inputsLimited atomic.Uint64
 	encodeNanos                                 atomic.Int64
 	lastInputSeq                                atomic.Uint32
+	playoutExtID                                atomic.Uint32 // negotiated playout-delay extension id; 0 = none
 }
 
 func newSession(h *Host, id, gameName string, factory game.Factory) *Session {
@@ -254,6 +256,11 @@ func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
 			s.sendError(protocol.Errorf(protocol.CodeBadSDP, "the answer could not be applied"))
 			return "", "", false
 		}
+		for _, ext := range s.sender.GetParameters().HeaderExtensions {
+			if ext.URI == playoutDelayURI {
+				s.playoutExtID.Store(uint32(ext.ID))
+			}
+		}
 		for _, c := range s.earlyCands {
 			s.addCandidate(c)
 		}
@@ -335,6 +342,7 @@ func (s *Session) start() error {
 	if err != nil {
 		return fmt.Errorf("add track: %w", err)
 	}
+	s.sender = sender
 	ordered := true
 	if _, err := s.addInputChannel("input", &webrtc.DataChannelInit{Ordered: &ordered}); err != nil {
 		return err
@@ -468,9 +476,13 @@ func (s *Session) encodeLoop(ctx context.Context, track *webrtc.TrackLocalStatic
 		// leave a gap in time rather than slowing the video down.
 		ts := uint32(f.Ready.Sub(first).Seconds() * 90000)
 		packets := packetizer.Packetize(pkt.Data, 0)
+		extID := uint8(s.playoutExtID.Load())
 		var sent int
 		for _, p := range packets {
 			p.Timestamp += ts
+			if extID != 0 {
+				_ = p.Header.SetExtension(extID, playoutDelayZero)
+			}
 			if err := track.WriteRTP(p); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Debug("write rtp", "err", err)
 			}

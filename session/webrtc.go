@@ -17,6 +17,13 @@ import (
 // level 3.2 (720p60).
 const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 
+// playoutDelayURI is the RTP header extension that carries the playout delay bounds.
+const playoutDelayURI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+
+// playoutDelayZero is the extension's payload: 12-bit minimum and maximum delay in 10 ms
+// units, both 0.
+var playoutDelayZero = []byte{0, 0, 0}
+
 // h264PayloadType is the RTP payload type offered for H.264.
 const h264PayloadType = 102
 
@@ -45,6 +52,12 @@ func newMediaStack(cfg Config, log *slog.Logger) (*mediaStack, error) {
 		PayloadType: h264PayloadType,
 	}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("register H.264: %w", err)
+	}
+	// playout-delay (min = max = 0) asks the browser to render each frame as soon as it is
+	// decoded instead of smoothing playout through its jitter buffer: the low-latency
+	// rendering path cloud-gaming services use.
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: playoutDelayURI}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("register playout-delay: %w", err)
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {

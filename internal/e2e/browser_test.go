@@ -154,12 +154,15 @@ func TestBrowserPlay(t *testing.T) {
 
 	// Click-to-photon: key down → the first presented frame whose marker covers it.
 	first := evalJS[int](t, ctx, `edgeplay.samples.length`)
-	tick := time.NewTicker(c2pSpacing) // paces the presses; the waits are in press
+	// The presses are spaced by c2pSpacing plus a step of 1/c2pPresses of a 60 fps frame, so
+	// that together they sample every phase of the game's tick and of the display's refresh
+	// (a spacing that is a multiple of the frame time would measure one phase 30 times).
+	frame := time.Second / 60
 	for i := range c2pPresses {
-		<-tick.C
+		pause := time.NewTimer(c2pSpacing + frame*time.Duration(i%c2pPresses)/c2pPresses)
+		<-pause.C
 		press(" ", fmt.Sprintf("key press %d", i+1))
 	}
-	tick.Stop()
 	samples := evalJS[[]float64](t, ctx, fmt.Sprintf(`edgeplay.samples.slice(%d)`, first))
 	if len(samples) < 10 {
 		t.Fatalf("%d click-to-photon samples from %d key presses, want at least 10", len(samples), c2pPresses)
