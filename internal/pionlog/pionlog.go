@@ -40,8 +40,9 @@ func (l logger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, for
 func (l logger) Info(msg string)                   { l.log(slog.LevelDebug, msg) } // pion's info is our debug
 func (l logger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
 
-// pion warns about many benign races during teardown; they are our info.
-func (l logger) Warn(msg string)                   { l.log(slog.LevelInfo, msg) }
-func (l logger) Warnf(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
+// pion warns about benign races during every teardown ("read/write on closed pipe"); the
+// session logs its own outcome, so pion's warnings are our debug.
+func (l logger) Warn(msg string)                   { l.log(slog.LevelDebug, msg) }
+func (l logger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
 func (l logger) Error(msg string)                  { l.log(slog.LevelError, msg) }
 func (l logger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }
