@@ -173,7 +173,7 @@ func (m *Matchmaker) Place(ctx context.Context, req protocol.PlaceRequest) (prot
 	if len(d.Candidates) == 0 {
 		return protocol.Reply{}, protocol.Errorf(d.Code, "%s", d.Reason)
 	}
-	body, _ := json.Marshal(protocol.ReserveRequest(req))
+	body, _ := json.Marshal(protocol.ReserveRequest{Session: req.Session, Game: req.Game})
 	for _, c := range d.Candidates {
 		host := c.Host
 		rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)

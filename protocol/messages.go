@@ -19,14 +19,15 @@ const (
 // Message types on the player websocket.
 const (
 	// Client → server.
-	TypeJoin      = "join"      // {game, token?}
+	TypeJoin      = "join"      // {game, token?, rtts?}
 	TypeAnswer    = "answer"    // {sdp}
 	TypeCandidate = "candidate" // {candidate}; both directions
 	TypeLeave     = "leave"     // {}
 
 	// Server → client.
-	TypeWelcome = "welcome" // {version, session}: sent once the socket is open
-	TypePlaced  = "placed"  // {session, host, region}
+	TypeWelcome = "welcome" // {version, session, regions}: sent once the socket is open
+	TypeQueued  = "queued"  // {position, eta_s}: no slot yet; repeated at least every 2 s
+	TypePlaced  = "placed"  // {session, host, region, rtt_ms, reason}
 	TypeOffer   = "offer"   // {sdp}
 	TypeEnded   = "ended"   // {reason, message}
 	TypeError   = "error"   // {code, message}
@@ -71,6 +72,35 @@ type Message struct {
 	Reason    Reason     `json:"reason,omitempty"`
 	Code      Code       `json:"code,omitempty"`
 	Message   string     `json:"message,omitempty"`
+	// join: the player's measured RTT to each data center (see RTTClaim).
+	RTTs []RTTClaim `json:"rtts,omitempty"`
+	// welcome: the data centers to measure.
+	Regions []RegionInfo `json:"regions,omitempty"`
+	// queued: place in the game's queue (1 = next) and the estimated wait in seconds.
+	Position int `json:"position,omitempty"`
+	ETA      int `json:"eta_s,omitempty"`
+	// placed: the RTT to the chosen data center and why it was chosen.
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	Why       string  `json:"reason_text,omitempty"`
+}
+
+// MaxRTTClaims bounds the RTT samples in a join.
+const MaxRTTClaims = 32
+
+// RTTClaim is one data center's RTT as the player reports it: Token is what that data
+// center's probe endpoint returned (signed; the matchmaker verifies it). RTTMillis alone, with
+// no token, is accepted only by a matchmaker started with the dev flag for unsigned RTTs.
+type RTTClaim struct {
+	Region    string  `json:"region"`
+	Token     string  `json:"token,omitempty"`
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+}
+
+// RegionInfo describes a data center to a client.
+type RegionInfo struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Probe string `json:"probe"` // websocket URL of the RTT probe; may be relative to the page
 }
 
 // ProtocolVersion is sent in "welcome".
@@ -110,6 +140,14 @@ func (m *Message) validateClient() error {
 		}
 		if len(m.Token) > MaxTokenSize {
 			return Errorf(CodeBadField, "token is longer than %d bytes", MaxTokenSize)
+		}
+		if len(m.RTTs) > MaxRTTClaims {
+			return Errorf(CodeBadField, "at most %d rtts", MaxRTTClaims)
+		}
+		for _, r := range m.RTTs {
+			if !validName(r.Region) || len(r.Token) > MaxTokenSize || r.RTTMillis < 0 || r.RTTMillis > 10000 {
+				return Errorf(CodeBadField, "rtts: each needs a region id, a token of at most %d bytes, and rtt_ms in 0..10000", MaxTokenSize)
+			}
 		}
 	case TypeAnswer:
 		if m.SDP == "" {

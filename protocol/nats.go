@@ -68,10 +68,25 @@ const (
 	HostStopped  = "stopped"
 )
 
-// PlaceRequest asks the matchmaker for a host for a new session.
+// PlaceRequest asks the matchmaker for a host for a new session. The matchmaker answers with a
+// Reply: placed (OK), queued (OK false, Code queued) or an error; a queued ticket is placed
+// later and the result published on SubjectToClient(session) as a "placed" or "queued"
+// Message.
 type PlaceRequest struct {
+	Session string     `json:"session"`
+	Game    string     `json:"game"`
+	RTTs    []RTTClaim `json:"rtts,omitempty"`
+	// Since is when the ticket was first created (a gateway re-submitting a ticket after a
+	// matchmaker failover keeps its place in the queue).
+	Since time.Time `json:"since,omitzero"`
+}
+
+// SubjectCancel: gateway → matchmaker, CancelRequest: the player left; drop the ticket.
+const SubjectCancel = "edgeplay.mm.cancel"
+
+// CancelRequest removes a queued ticket.
+type CancelRequest struct {
 	Session string `json:"session"`
-	Game    string `json:"game"`
 }
 
 // ReserveRequest asks a host to hold a slot for a session until the player connects.
@@ -87,6 +102,13 @@ type Reply struct {
 	Message string `json:"message,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Region  string `json:"region,omitempty"`
+	// Placement: the RTT to the chosen data center and the policy's reason; or, when queued,
+	// the position and ETA.
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	Why       string  `json:"reason_text,omitempty"`
+	Queued    bool    `json:"queued,omitempty"`
+	Position  int     `json:"position,omitempty"`
+	ETA       int     `json:"eta_s,omitempty"`
 	// Heartbeat is the host's state right after a successful reservation.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
 }
