@@ -1,7 +1,12 @@
-// Package matchmaker places new sessions on session hosts. It learns the hosts from their NATS
-// heartbeats and answers placement requests from gateways in a NATS queue group, so any number
-// of replicas can run. A host is only ever booked by asking it to reserve a slot (request-reply):
-// the host is the authority on its own slots, so two replicas can never double-book it.
+// Package matchmaker places new sessions on session hosts.
+//
+// Every replica keeps a registry of the hosts from their NATS heartbeats (a restarted replica
+// reloads the last heartbeat of every host from the EDGEPLAY_HOSTS stream at once). One replica
+// at a time is the leader (a NATS KV lease): only it answers placement requests, keeps the
+// queue and publishes host events, so the queue is first-come-first-served and nothing is
+// decided twice. A host is only ever booked by asking it to reserve a slot (request-reply): the
+// host is the authority on its own slots, so even two leaders during a failover cannot
+// double-book it.
 //
 // Where to place is decided by Policy (policy.go), a pure function of a registry snapshot and
 // the ticket: nearest data center within the ticket's RTT cap, then pack or spread inside it.
@@ -16,32 +21,90 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
 // Config configures a matchmaker. Zero values take the defaults.
 type Config struct {
-	HostTTL        time.Duration // forget a host after this long without a heartbeat; default 3 s
+	ID             string        // replica id, for the leader lease and logs; default random
+	HostTTL        time.Duration // forget a host (host_lost) after this long without a heartbeat; default 3 s
 	SuspectAfter   time.Duration // place nothing on a host silent this long; default 2 s (2 missed beats)
 	Policy         Policy        // default DefaultPolicy()
 	ReserveTimeout time.Duration // per reservation request; default 2 s
-	Logger         *slog.Logger
-	Now            func() time.Time // injectable clock; default time.Now
+	LeaseTTL       time.Duration // leader lease; a dead leader is replaced within this; default 3 s
+	QueueRefresh   time.Duration // how often queued players hear their position; default 1 s
+	MaxQueue       int           // tickets per game beyond which joins get no_free_host; default 10,000
+
+	// ProbeKey verifies the signed RTT samples players bring (probe.Sign). Without a key, or
+	// with AllowUnsignedRTT, unsigned rtt_ms claims are accepted too: a development mode.
+	ProbeKey         []byte
+	AllowUnsignedRTT bool
+
+	Logger *slog.Logger
+	Now    func() time.Time // injectable clock; default time.Now
+}
+
+func (c *Config) setDefaults() {
+	if c.ID == "" {
+		c.ID = "mm-" + protocol.NewSessionID()[:8]
+	}
+	if c.HostTTL == 0 {
+		c.HostTTL = 3 * time.Second
+	}
+	if c.SuspectAfter == 0 {
+		c.SuspectAfter = 2 * time.Second
+	}
+	if c.Policy.Caps == nil {
+		c.Policy = DefaultPolicy()
+	}
+	if c.ReserveTimeout == 0 {
+		c.ReserveTimeout = 2 * time.Second
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = 3 * time.Second
+	}
+	if c.QueueRefresh == 0 {
+		c.QueueRefresh = time.Second
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 10000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Matchmaker is one replica.
 type Matchmaker struct {
-	cfg Config
-	nc  *nats.Conn
-	log *slog.Logger
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	log    *slog.Logger
+	replay *probe.ReplayGuard
 
 	mu    sync.Mutex
 	hosts map[string]*hostEntry // guarded by mu
 	subs  []*nats.Subscription
+
+	leader atomic.Bool
+	// Owned by run.
+	lq *leaderState
+
+	placeCh  chan *nats.Msg
+	cancelCh chan string
+	quit     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
 type hostEntry struct {
@@ -49,56 +112,142 @@ type hostEntry struct {
 	seen time.Time
 }
 
-// New subscribes to heartbeats and placement requests.
+// New joins the matchmaker replicas: it loads the registry, subscribes to heartbeats and
+// starts competing for the leader lease. Close leaves.
 func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
-	if cfg.HostTTL == 0 {
-		cfg.HostTTL = 3 * time.Second
+	cfg.setDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if cfg.SuspectAfter == 0 {
-		cfg.SuspectAfter = 2 * time.Second
+	m := &Matchmaker{
+		cfg: cfg, nc: nc, js: js, log: cfg.Logger.With("role", "matchmaker", "replica", cfg.ID),
+		replay:   &probe.ReplayGuard{},
+		hosts:    map[string]*hostEntry{},
+		placeCh:  make(chan *nats.Msg, 4096),
+		cancelCh: make(chan string, 4096),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
-	if cfg.Policy.Caps == nil {
-		cfg.Policy = DefaultPolicy()
-	}
-	if cfg.ReserveTimeout == 0 {
-		cfg.ReserveTimeout = 2 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	m := &Matchmaker{cfg: cfg, nc: nc, log: cfg.Logger.With("role", "matchmaker"), hosts: map[string]*hostEntry{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	sub, err := nc.Subscribe(protocol.SubjectHeartbeatAll, m.handleHeartbeat)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	m.subs = append(m.subs, sub)
-	sub, err = nc.QueueSubscribe(protocol.SubjectPlace, protocol.QueueMatchmaker, m.handlePlace)
-	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("subscribe placements: %w", err)
+	if err := m.loadRegistry(ctx); err != nil {
+		m.unsubscribe()
+		return nil, err
 	}
-	m.subs = append(m.subs, sub)
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: leaseBucket, TTL: cfg.LeaseTTL, Storage: jetstream.MemoryStorage,
+		Description: "edgeplay matchmaker leader lease",
+	})
+	if err != nil {
+		m.unsubscribe()
+		return nil, fmt.Errorf("lease bucket: %w", err)
+	}
 	if err := nc.Flush(); err != nil {
-		m.Close()
+		m.unsubscribe()
 		return nil, fmt.Errorf("nats flush: %w", err)
 	}
+	go m.run(kv)
 	return m, nil
 }
 
-// Close unsubscribes; in-flight placements finish on their own.
+// loadRegistry reads the last heartbeat of every host from the hosts stream, so a replica that
+// starts (or restarts) knows every live host at once rather than after a heartbeat interval.
+func (m *Matchmaker) loadRegistry(ctx context.Context) error {
+	if err := EnsureHostsStream(ctx, m.js); err != nil {
+		return err
+	}
+	cons, err := m.js.OrderedConsumer(ctx, StreamHosts, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("hosts stream consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("hosts stream consumer: %w", err)
+	}
+	left := info.NumPending
+	for left > 0 {
+		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("hosts stream fetch: %w", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			if hb, ok := parseHeartbeat(msg.Subject(), msg.Data()); ok {
+				if md, err := msg.Metadata(); err == nil && m.cfg.Now().Sub(md.Timestamp) < m.cfg.HostTTL {
+					m.applyAt(hb, md.Timestamp)
+				}
+			}
+		}
+		if n == 0 {
+			break
+		}
+		left -= uint64(n)
+	}
+	return nil
+}
+
+// StreamHosts keeps the last heartbeat of every host (a last-value cache for restarts).
+const StreamHosts = "EDGEPLAY_HOSTS"
+
+// EnsureHostsStream creates the hosts stream if needed.
+func EnsureHostsStream(ctx context.Context, js jetstream.JetStream) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              StreamHosts,
+		Description:       "last heartbeat of every edgeplay session host",
+		Subjects:          []string{protocol.SubjectHeartbeatAll},
+		Storage:           jetstream.MemoryStorage,
+		MaxMsgsPerSubject: 1,
+		MaxAge:            time.Minute,
+		Discard:           jetstream.DiscardOld,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", StreamHosts, err)
+	}
+	return nil
+}
+
+// Close leaves: it gives up the lease (so another replica takes over at once) and stops.
 func (m *Matchmaker) Close() {
-	for _, s := range m.subs {
-		_ = s.Drain()
+	m.once.Do(func() { close(m.quit) })
+	<-m.done
+	m.unsubscribe()
+}
+
+func (m *Matchmaker) unsubscribe() {
+	m.mu.Lock()
+	subs := m.subs
+	m.subs = nil
+	m.mu.Unlock()
+	for _, s := range subs {
+		_ = s.Unsubscribe()
 	}
 }
 
-func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
+// IsLeader reports whether this replica holds the lease now.
+func (m *Matchmaker) IsLeader() bool { return m.leader.Load() }
+
+func parseHeartbeat(subject string, data []byte) (protocol.Heartbeat, bool) {
 	var hb protocol.Heartbeat
-	if len(msg.Data) > 64<<10 || json.Unmarshal(msg.Data, &hb) != nil || !protocol.ValidName(hb.Host) ||
-		protocol.SubjectHeartbeat(hb.Host) != msg.Subject || hb.Slots < 0 || hb.Used < 0 || hb.Reserved < 0 {
+	if len(data) > 64<<10 || json.Unmarshal(data, &hb) != nil || !protocol.ValidName(hb.Host) ||
+		!protocol.ValidName(hb.Region) || protocol.SubjectHeartbeat(hb.Host) != subject ||
+		hb.Slots < 0 || hb.Slots > 4096 || hb.Used < 0 || hb.Reserved < 0 || len(hb.Games) > 256 {
+		return hb, false
+	}
+	return hb, true
+}
+
+func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
+	hb, ok := parseHeartbeat(msg.Subject, msg.Data)
+	if !ok {
 		m.log.Warn("malformed heartbeat ignored", "subject", msg.Subject)
 		return
 	}
@@ -106,25 +255,61 @@ func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
 }
 
 // apply updates the registry with a host's state, from a heartbeat or a reservation reply.
-func (m *Matchmaker) apply(hb protocol.Heartbeat) {
+func (m *Matchmaker) apply(hb protocol.Heartbeat) { m.applyAt(hb, m.cfg.Now()) }
+
+func (m *Matchmaker) applyAt(hb protocol.Heartbeat, seen time.Time) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if hb.State == protocol.HostStopped {
+		_, known := m.hosts[hb.Host]
 		delete(m.hosts, hb.Host)
+		m.mu.Unlock()
+		if known {
+			m.log.Info("host stopped", "host", hb.Host)
+		}
 		return
 	}
 	e := m.hosts[hb.Host]
-	if e == nil {
+	isNew := e == nil
+	if isNew {
 		e = &hostEntry{}
 		m.hosts[hb.Host] = e
-		m.log.Info("host registered", "host", hb.Host, "region", hb.Region, "slots", hb.Slots)
 	} else if hb.Seq <= e.hb.Seq && hb.Seq != 1 {
+		m.mu.Unlock()
 		return // out of order; a restarted host starts again at 1
 	}
-	e.hb, e.seen = hb, m.cfg.Now()
+	e.hb, e.seen = hb, seen
+	m.mu.Unlock()
+	if isNew {
+		m.log.Info("host registered", "host", hb.Host, "region", hb.Region, "slots", hb.Slots)
+		if m.leader.Load() {
+			m.publishEvent(protocol.Event{Kind: "host_registered", Host: hb.Host, Region: hb.Region})
+		}
+	}
 }
 
-// snapshot returns the registry as placement sees it, forgetting hosts past their TTL.
+// sweep forgets hosts past their TTL; the leader announces them as lost, which ends their
+// sessions (gateways tell the players).
+func (m *Matchmaker) sweep() {
+	now := m.cfg.Now()
+	var lost []protocol.Heartbeat
+	m.mu.Lock()
+	for id, e := range m.hosts {
+		if now.Sub(e.seen) > m.cfg.HostTTL {
+			delete(m.hosts, id)
+			lost = append(lost, e.hb)
+		}
+	}
+	m.mu.Unlock()
+	for _, hb := range lost {
+		m.log.Warn("host lost: no heartbeat", "host", hb.Host, "ttl", m.cfg.HostTTL)
+		if m.leader.Load() {
+			m.publishEvent(protocol.Event{Kind: protocol.EventHostLost, Host: hb.Host, Region: hb.Region,
+				Reason: protocol.ReasonHostLost, Detail: fmt.Sprintf("no heartbeat for %s", m.cfg.HostTTL)})
+		}
+	}
+}
+
+// snapshot returns the registry as placement sees it.
 func (m *Matchmaker) snapshot() []HostView {
 	now := m.cfg.Now()
 	m.mu.Lock()
@@ -133,9 +318,7 @@ func (m *Matchmaker) snapshot() []HostView {
 	for id, e := range m.hosts {
 		age := now.Sub(e.seen)
 		if age > m.cfg.HostTTL {
-			delete(m.hosts, id)
-			m.log.Warn("host lost", "host", id, "silent_for", age.Round(time.Millisecond))
-			continue
+			continue // sweep will announce it
 		}
 		out = append(out, HostView{
 			ID: id, Region: e.hb.Region, State: e.hb.State, Suspect: age > m.cfg.SuspectAfter,
@@ -145,63 +328,12 @@ func (m *Matchmaker) snapshot() []HostView {
 	return out
 }
 
-func (m *Matchmaker) handlePlace(msg *nats.Msg) {
-	var req protocol.PlaceRequest
-	var reply protocol.Reply
-	if len(msg.Data) > 64<<10 || json.Unmarshal(msg.Data, &req) != nil ||
-		!protocol.ValidName(req.Session) || !protocol.ValidName(req.Game) {
-		reply = protocol.FailReply(protocol.Errorf(protocol.CodeBadField, "malformed placement request"))
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		r, err := m.Place(ctx, req)
-		cancel()
-		if err != nil {
-			reply = protocol.FailReply(err)
-		} else {
-			reply = r
-		}
+func (m *Matchmaker) publishEvent(ev protocol.Event) {
+	ev.Time = m.cfg.Now().UTC()
+	b, _ := json.Marshal(ev)
+	if err := m.nc.Publish(protocol.SubjectEvent(ev.Kind), b); err != nil {
+		m.log.Warn("event publish failed", "kind", ev.Kind, "err", err)
 	}
-	b, _ := json.Marshal(reply)
-	if err := msg.Respond(b); err != nil {
-		m.log.Warn("placement reply failed", "err", err)
-	}
-}
-
-// Place finds a host for req and has it reserve a slot.
-func (m *Matchmaker) Place(ctx context.Context, req protocol.PlaceRequest) (protocol.Reply, error) {
-	d := m.cfg.Policy.Decide(m.snapshot(), Ticket{Session: req.Session, Game: req.Game})
-	if len(d.Candidates) == 0 {
-		return protocol.Reply{}, protocol.Errorf(d.Code, "%s", d.Reason)
-	}
-	body, _ := json.Marshal(protocol.ReserveRequest{Session: req.Session, Game: req.Game})
-	for _, c := range d.Candidates {
-		host := c.Host
-		rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)
-		resp, err := m.nc.RequestWithContext(rctx, protocol.SubjectReserve(host), body)
-		cancel()
-		if err != nil {
-			m.log.Warn("reservation request failed", "host", host, "session", req.Session, "err", err)
-			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-				return protocol.Reply{}, protocol.Errorf(protocol.CodeHostUnavailable, "placement timed out")
-			}
-			continue
-		}
-		var r protocol.Reply
-		if json.Unmarshal(resp.Data, &r) != nil {
-			continue
-		}
-		if !r.OK {
-			m.log.Info("reservation refused", "host", host, "session", req.Session, "code", r.Code, "msg", r.Message)
-			continue
-		}
-		if hb := r.Heartbeat; hb != nil && hb.Host == host {
-			m.apply(*hb)
-		}
-		m.log.Info("session placed", "session", req.Session, "game", req.Game, "host", host, "region", r.Region,
-			"reason", c.Reason)
-		return r, nil
-	}
-	return protocol.Reply{}, protocol.Errorf(protocol.CodeNoFreeHost, "")
 }
 
 // Hosts returns the heartbeats of the hosts this replica knows, by id.
@@ -215,3 +347,27 @@ func (m *Matchmaker) Hosts() []protocol.Heartbeat {
 	slices.SortFunc(out, func(a, b protocol.Heartbeat) int { return cmp.Compare(a.Host, b.Host) })
 	return out
 }
+
+// reserve asks host to hold a slot for the ticket.
+func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket) (protocol.Reply, error) {
+	body, _ := json.Marshal(protocol.ReserveRequest{Session: t.req.Session, Game: t.req.Game})
+	rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)
+	defer cancel()
+	resp, err := m.nc.RequestWithContext(rctx, protocol.SubjectReserve(host), body)
+	if err != nil {
+		return protocol.Reply{}, err
+	}
+	var r protocol.Reply
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return protocol.Reply{}, fmt.Errorf("malformed reservation reply: %w", err)
+	}
+	if !r.OK {
+		return r, r.Err()
+	}
+	if hb := r.Heartbeat; hb != nil && hb.Host == host {
+		m.apply(*hb)
+	}
+	return r, nil
+}
+
+var errNotLeader = errors.New("matchmaker: not the leader")

@@ -103,6 +103,23 @@ func waitHosts(t *testing.T, m *Matchmaker, n int) {
 	}
 }
 
+// waitLeader waits until one of the replicas holds the lease.
+func waitLeader(t *testing.T, mms ...*Matchmaker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, m := range mms {
+			if m.IsLeader() {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no matchmaker became leader")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func place(t *testing.T, nc *nats.Conn, session, game string) protocol.Reply {
 	t.Helper()
 	b, _ := json.Marshal(protocol.PlaceRequest{Session: session, Game: game})
@@ -127,6 +144,7 @@ func TestPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	waitLeader(t, m)
 	hostConn, client := connect("hosts"), connect("gateway")
 	a := newFakeHost(t, hostConn, "a", 1)
 	b := newFakeHost(t, hostConn, "b", 1)
@@ -143,7 +161,7 @@ func TestPlacement(t *testing.T) {
 	}{
 		{"first free host by id", nil, "demo", "a", ""},
 		{"a refuses (full), next is b", nil, "demo", "b", ""},
-		{"everything full", nil, "demo", "", protocol.CodeNoFreeHost},
+		{"everything full: queued (then cancelled)", nil, "demo", "", "queued"},
 		{"unknown game", nil, "chess", "", protocol.CodeUnknownGame},
 		{"a refuses though its heartbeat says free: move on", func() {
 			a.mu.Lock()
@@ -173,7 +191,21 @@ func TestPlacement(t *testing.T) {
 		if st.before != nil {
 			st.before()
 		}
-		r := place(t, client, fmt.Sprintf("s%d", i), st.game)
+		session := fmt.Sprintf("s%d", i)
+		r := place(t, client, session, st.game)
+		if st.wantCode == "queued" {
+			if !r.OK || !r.Queued || r.Position != 1 || r.ETA <= 0 {
+				t.Fatalf("%s: got %+v, want queued at position 1 with an ETA", st.name, r)
+			}
+			b, _ := json.Marshal(protocol.CancelRequest{Session: session})
+			if err := client.Publish(protocol.SubjectCancel, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := client.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if st.wantCode != "" {
 			if r.OK || r.Code != st.wantCode {
 				t.Fatalf("%s: got %+v, want code %s", st.name, r, st.wantCode)
@@ -208,7 +240,7 @@ func TestHeartbeatValidation(t *testing.T) {
 		}
 	}
 	// A valid one after the bad ones: only it is registered.
-	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","state":"ready","slots":1,"games":["demo"],"seq":1}`)); err != nil {
+	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","region":"r1","state":"ready","slots":1,"games":["demo"],"seq":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	waitHosts(t, m, 1)
@@ -216,7 +248,7 @@ func TestHeartbeatValidation(t *testing.T) {
 		t.Fatalf("registered %+v", h)
 	}
 	// A stopped heartbeat removes the host at once.
-	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","state":"stopped","slots":1,"seq":2}`)); err != nil {
+	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","region":"r1","state":"stopped","slots":1,"seq":2}`)); err != nil {
 		t.Fatal(err)
 	}
 	waitHosts(t, m, 0)
@@ -246,9 +278,10 @@ func TestNoDoubleBooking(t *testing.T) {
 	for _, m := range mms {
 		waitHosts(t, m, 5)
 	}
+	waitLeader(t, mms...)
 	client := connect("gateway")
 	const joins = 60
-	var placed, full atomic.Int32
+	var placed, queued atomic.Int32
 	var wg sync.WaitGroup
 	for i := range joins {
 		wg.Go(func() {
@@ -263,10 +296,10 @@ func TestNoDoubleBooking(t *testing.T) {
 			var r protocol.Reply
 			_ = json.Unmarshal(resp.Data, &r)
 			switch {
+			case r.OK && r.Queued:
+				queued.Add(1)
 			case r.OK:
 				placed.Add(1)
-			case r.Code == protocol.CodeNoFreeHost:
-				full.Add(1)
 			default:
 				t.Errorf("unexpected reply %+v", r)
 			}
@@ -282,7 +315,7 @@ func TestNoDoubleBooking(t *testing.T) {
 		total += h.used
 		h.mu.Unlock()
 	}
-	if int(placed.Load()) != total || total != 20 || placed.Load()+full.Load() != joins {
-		t.Fatalf("placed %d, full %d, hosts hold %d (want 20 placed of %d)", placed.Load(), full.Load(), total, joins)
+	if int(placed.Load()) != total || total != 20 || placed.Load()+queued.Load() != joins {
+		t.Fatalf("placed %d, queued %d, hosts hold %d (want 20 placed and the rest queued of %d)", placed.Load(), queued.Load(), total, joins)
 	}
 }

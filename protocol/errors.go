@@ -19,12 +19,20 @@ const (
 	CodeRateLimited     Code = "rate_limited"      // too many messages; the message was dropped
 	CodeUnknownGame     Code = "unknown_game"      // no host offers the requested game
 	CodeNoFreeHost      Code = "no_free_host"      // every host is full or none is up
+	CodeBadRTT          Code = "bad_rtt"           // an RTT sample is unsigned, forged, expired, replayed or absurd
 	CodeBadSDP          Code = "bad_sdp"           // the answer SDP could not be applied
 	CodeBadCandidate    Code = "bad_candidate"     // an ICE candidate could not be parsed or added
 	CodeSessionNotFound Code = "session_not_found" // the host does not know the session
 	CodeHostUnavailable Code = "host_unavailable"  // the host did not answer in time
 	CodeShuttingDown    Code = "shutting_down"     // the server is stopping; try again elsewhere
 	CodeInternal        Code = "internal"          // a bug or an unexpected failure; logged server-side
+
+	// Admin API (docs/API.md); each maps to one HTTP status there.
+	CodeUnauthorized      Code = "unauthorized"       // no or a wrong admin token (401)
+	CodeAdminDisabled     Code = "admin_disabled"     // the gateway has no admin token: its admin API is off (403)
+	CodeNotFound          Code = "not_found"          // no such host, session or endpoint (404)
+	CodeMethodNotAllowed  Code = "method_not_allowed" // the endpoint exists but not with this method (405)
+	CodeEventsUnavailable Code = "events_unavailable" // the JetStream event stream cannot be read (503)
 )
 
 // codeText is the human-readable default message for each code, shown to players as is.
@@ -37,12 +45,19 @@ var codeText = map[Code]string{
 	CodeRateLimited:     "too many messages; slow down",
 	CodeUnknownGame:     "no host offers this game",
 	CodeNoFreeHost:      "no free host: every session slot is in use, try again shortly",
+	CodeBadRTT:          "an RTT measurement was not accepted; measure again",
 	CodeBadSDP:          "the session description could not be applied",
 	CodeBadCandidate:    "the ICE candidate could not be used",
 	CodeSessionNotFound: "the session does not exist (it may have ended)",
 	CodeHostUnavailable: "the game host did not answer in time",
 	CodeShuttingDown:    "the server is shutting down",
 	CodeInternal:        "internal error",
+
+	CodeUnauthorized:      "the admin token is missing or wrong",
+	CodeAdminDisabled:     "the admin API is disabled on this gateway (it has no admin token)",
+	CodeNotFound:          "not found",
+	CodeMethodNotAllowed:  "method not allowed",
+	CodeEventsUnavailable: "the event stream is not available",
 }
 
 // Codes returns every defined code, for documentation checks.

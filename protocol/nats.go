@@ -102,8 +102,8 @@ type Reply struct {
 	Message string `json:"message,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Region  string `json:"region,omitempty"`
-	// Placement: the RTT to the chosen data center and the policy's reason; or, when queued,
-	// the position and ETA.
+	// Placement: the RTT to the chosen data center and the policy's reason; or, when queued
+	// (OK and Queued, no Host), the position and ETA.
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
 	Why       string  `json:"reason_text,omitempty"`
 	Queued    bool    `json:"queued,omitempty"`
@@ -141,11 +141,53 @@ type Event struct {
 	Game    string    `json:"game,omitempty"`
 	Reason  Reason    `json:"reason,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+	// RTTMillis: placed events carry the player's RTT to the chosen data center.
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
 }
+
+// EventHostLost is published by the matchmaker leader when a host's heartbeats stop for the
+// TTL; gateways end that host's sessions with reason host_lost.
+const EventHostLost = "host_lost"
 
 // NewSessionID returns a random 16-character hex id.
 func NewSessionID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux (Go ≥ 1.24 panics instead)
 	return hex.EncodeToString(b[:])
+}
+
+// Admin queries: what the gateway's admin API (docs/API.md) asks the other roles.
+
+// SubjectHosts: gateway → matchmaker request (queue group QueueMatchmaker; any replica
+// answers), empty body → a JSON array of HostStatus: every host in the replica's registry. A
+// replica that cannot answer replies a Reply with OK false instead.
+const SubjectHosts = "edgeplay.mm.hosts"
+
+// HostStatus is one host as the matchmaker's registry sees it: its last heartbeat plus the
+// registry's judgement.
+type HostStatus struct {
+	Heartbeat
+	// Health is "ready" (heartbeats on time) or "suspect" (missed beats: no new placements).
+	Health string `json:"health"`
+	// AgeMillis is how long ago the registry last heard from the host.
+	AgeMillis int64 `json:"heartbeat_age_ms"`
+}
+
+// SubjectHostSessions: gateway → host request, empty body → a JSON array of SessionStatus,
+// every session the host holds (reserved, connecting or playing).
+func SubjectHostSessions(host string) string { return "edgeplay.host." + host + ".sessions" }
+
+// SessionStatus describes one session for operators.
+type SessionStatus struct {
+	ID     string `json:"id"`
+	Game   string `json:"game"`
+	Host   string `json:"host"`
+	Region string `json:"region"`
+	State  string `json:"state"` // reserved, connecting, playing, ended
+	// StartedAt is when the player's WebRTC connection came up; absent before that.
+	StartedAt       time.Time `json:"started_at,omitzero"`
+	DurationSeconds float64   `json:"duration_s"`   // since StartedAt
+	FPS             float64   `json:"fps"`          // frames encoded / DurationSeconds
+	BitrateKbps     float64   `json:"bitrate_kbps"` // video payload bits sent / DurationSeconds / 1000
+	RTTMillis       float64   `json:"rtt_ms"`       // the player's RTT; 0 = not measured
 }

@@ -54,6 +54,11 @@ type playConn struct {
 	// when the writer returns.
 	closing    atomic.Bool
 	writerDone chan struct{}
+	// queued is set while the ticket waits in the matchmaker's queue; placedCh receives its
+	// placement; lastQueued is when the last queue update arrived (unix nanos).
+	queued     atomic.Bool
+	lastQueued atomic.Int64
+	placedCh   chan protocol.Reply
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
@@ -83,6 +88,7 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		send:       make(chan outMsg, sendQueue),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		placedCh:   make(chan protocol.Reply, 1),
 		limiter:    rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
 	}
 	c.log = s.log.With("session", c.id, "remote", r.RemoteAddr)
@@ -98,7 +104,8 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	metrics.PlayersConnected.Inc()
 	defer metrics.PlayersConnected.Dec()
 	c.wg.Go(c.writeLoop)
-	c.sendMsg(protocol.Message{Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id}, 0)
+	c.sendMsg(protocol.Message{Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id,
+		Regions: s.cfg.Regions}, 0)
 	// The connection outlives the HTTP request's context; c.ctx is its own.
 	c.readLoop() //nolint:contextcheck // see above
 	c.teardown()
@@ -165,7 +172,7 @@ func (c *playConn) dispatch(m protocol.Message) bool {
 			c.sendErr(protocol.Errorf(protocol.CodeBadState, "already joined"), 0)
 			return false
 		}
-		c.wg.Go(func() { c.join(m.Game) })
+		c.wg.Go(func() { c.join(m) })
 	case protocol.TypeAnswer, protocol.TypeCandidate:
 		host := c.hostID()
 		if host == "" {
@@ -203,7 +210,7 @@ func (c *playConn) toHost(host string, m protocol.Message) {
 
 // join places the session and starts it on the host. It runs on its own goroutine so the reader
 // keeps serving (and noticing a closed socket) meanwhile.
-func (c *playConn) join(gameName string) {
+func (c *playConn) join(m protocol.Message) {
 	sub, err := c.s.nc.Subscribe(protocol.SubjectToClient(c.id), c.fromHost)
 	if err != nil {
 		c.log.Error("subscribe failed", "err", err)
@@ -215,30 +222,95 @@ func (c *playConn) join(gameName string) {
 	c.mu.Unlock()
 
 	started := time.Now()
-	body, _ := json.Marshal(protocol.PlaceRequest{Session: c.id, Game: gameName})
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PlaceTimeout)
-	reply, err := request(ctx, c.s.nc, protocol.SubjectPlace, body)
-	cancel()
+	req := protocol.PlaceRequest{Session: c.id, Game: m.Game, RTTs: m.RTTs, Since: started}
+	reply, err := c.place(req)
 	if err != nil {
-		c.log.Info("placement failed", "game", gameName, "err", err)
+		c.log.Info("placement failed", "game", m.Game, "err", err)
 		c.sendErr(err, websocket.CloseNormalClosure)
 		return
 	}
+	if reply.Queued {
+		c.queued.Store(true)
+		c.lastQueued.Store(time.Now().UnixNano())
+		c.sendMsg(protocol.Message{Type: protocol.TypeQueued, Position: reply.Position, ETA: reply.ETA}, 0)
+		if reply, err = c.waitPlaced(req); err != nil {
+			if c.ctx.Err() == nil {
+				c.sendErr(err, websocket.CloseNormalClosure)
+			}
+			return
+		}
+	}
+	c.start(reply, started)
+}
+
+// place asks the matchmaker, retrying while no matchmaker answers (a leader failover takes up
+// to the lease TTL) until PlaceTimeout.
+func (c *playConn) place(req protocol.PlaceRequest) (protocol.Reply, error) {
+	body, _ := json.Marshal(req)
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PlaceTimeout)
+	defer cancel()
+	for {
+		reply, err := request(ctx, c.s.nc, protocol.SubjectPlace, body)
+		if !errors.Is(err, errNoResponders) {
+			return reply, err
+		}
+		select {
+		case <-ctx.Done():
+			return reply, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// waitPlaced waits while the ticket is queued. The matchmaker leader publishes "queued" at
+// least every 2 s and "placed" when a slot is found; if it falls silent (a failover), the
+// ticket is submitted again, keeping its age.
+func (c *playConn) waitPlaced(req protocol.PlaceRequest) (protocol.Reply, error) {
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return protocol.Reply{}, c.ctx.Err()
+		case r := <-c.placedCh:
+			return r, nil
+		case <-check.C:
+			if time.Since(time.Unix(0, c.lastQueued.Load())) < queueSilence {
+				continue
+			}
+			c.log.Info("queue updates stopped; submitting the ticket again")
+			r, err := c.place(req)
+			if err != nil {
+				return r, err
+			}
+			if !r.Queued {
+				return r, nil
+			}
+			c.lastQueued.Store(time.Now().UnixNano())
+			c.sendMsg(protocol.Message{Type: protocol.TypeQueued, Position: r.Position, ETA: r.ETA}, 0)
+		}
+	}
+}
+
+// start tells the player where it was placed and has the host start the session.
+func (c *playConn) start(reply protocol.Reply, started time.Time) {
 	c.mu.Lock()
 	c.host = reply.Host
 	c.mu.Unlock()
+	c.queued.Store(false)
 	if c.ctx.Err() != nil { // the player left while we were placing: free the reservation
 		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
 		return
 	}
 	metrics.PlacementSeconds.Observe(time.Since(started).Seconds())
-	c.log.Info("session placed", "game", gameName, "host", reply.Host, "region", reply.Region,
-		"took", time.Since(started).Round(time.Microsecond))
-	c.sendMsg(protocol.Message{Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region}, 0)
+	c.log.Info("session placed", "host", reply.Host, "region", reply.Region, "rtt_ms", reply.RTTMillis,
+		"took", time.Since(started).Round(time.Microsecond), "reason", reply.Why)
+	c.sendMsg(protocol.Message{Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region,
+		RTTMillis: reply.RTTMillis, Why: reply.Why}, 0)
 
-	body, _ = json.Marshal(protocol.Message{Type: protocol.TypeStart})
-	ctx, cancel = context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)
-	_, err = request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
+	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart})
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)
+	_, err := request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
 	cancel()
 	if err != nil {
 		c.log.Warn("start failed", "host", reply.Host, "err", err)
@@ -246,10 +318,17 @@ func (c *playConn) join(gameName string) {
 	}
 }
 
+// queueSilence is how long a queued ticket waits for news before it is submitted again.
+const queueSilence = 5 * time.Second
+
+var errNoResponders = protocol.Errorf(protocol.CodeHostUnavailable, "no matchmaker is available")
+
 // request sends a NATS request and decodes its protocol.Reply; failures become *protocol.Error.
 func request(ctx context.Context, nc *nats.Conn, subject string, body []byte) (protocol.Reply, error) {
 	resp, err := nc.RequestWithContext(ctx, subject, body)
 	switch {
+	case errors.Is(err, nats.ErrNoResponders) && subject == protocol.SubjectPlace:
+		return protocol.Reply{}, errNoResponders
 	case errors.Is(err, nats.ErrNoResponders):
 		return protocol.Reply{}, protocol.Errorf(protocol.CodeHostUnavailable, "no %s is available", responderName(subject))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
@@ -281,6 +360,18 @@ func (c *playConn) fromHost(msg *nats.Msg) {
 	}
 	closeCode := 0
 	switch m.Type {
+	case protocol.TypeQueued: // from the matchmaker leader
+		c.lastQueued.Store(time.Now().UnixNano())
+		if c.hostID() != "" {
+			return
+		}
+	case protocol.TypePlaced: // from the matchmaker leader, for a queued ticket (it may
+		// arrive before join has seen the "queued" reply, so it is always kept)
+		select {
+		case c.placedCh <- protocol.Reply{OK: true, Host: m.Host, Region: m.Region, RTTMillis: m.RTTMillis, Why: m.Why}:
+		default:
+		}
+		return // start sends "placed" to the player itself
 	case protocol.TypeOffer, protocol.TypeCandidate, protocol.TypeError:
 	case protocol.TypeEnded:
 		c.ended.Store(true)
@@ -385,6 +476,12 @@ func (c *playConn) teardown() {
 	c.mu.Unlock()
 	if host != "" && !c.ended.Load() {
 		c.toHost(host, protocol.Message{Type: protocol.TypeLeave})
+	}
+	if host == "" && c.queued.Load() {
+		b, _ := json.Marshal(protocol.CancelRequest{Session: c.id})
+		if err := c.s.nc.Publish(protocol.SubjectCancel, b); err != nil {
+			c.log.Warn("cancel publish failed", "err", err)
+		}
 	}
 	if sub != nil {
 		_ = sub.Unsubscribe()

@@ -16,6 +16,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edgeplay/edgeplay/probe"
+	"github.com/edgeplay/edgeplay/protocol"
 )
 
 // Config configures a gateway. Zero values take the defaults.
@@ -36,6 +39,16 @@ type Config struct {
 	// host only (the browser's Origin must match the Host header), or no Origin at all.
 	CheckOrigin func(r *http.Request) bool
 	Logger      *slog.Logger
+
+	// AdminToken is the bearer token of the admin API under /v1/admin/ (docs/API.md). Empty
+	// turns the API off: every admin request gets 403 admin_disabled.
+	AdminToken string
+
+	// Regions are the data centers a player measures before joining (sent in "welcome").
+	Regions []protocol.RegionInfo
+	// Probe serves GET /v1/probe (RTT measurement) for this gateway's data centers; nil
+	// serves none.
+	Probe *probe.Handler
 }
 
 // Server is one gateway.
@@ -51,6 +64,7 @@ type Server struct {
 	connWG   sync.WaitGroup
 	httpSrv  *http.Server
 	shutOnce sync.Once
+	hostLost *nats.Subscription
 }
 
 // New builds a gateway that talks to the rest of the system over nc.
@@ -81,7 +95,11 @@ func New(cfg Config, nc *nats.Conn) *Server {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	if cfg.Probe != nil {
+		s.mux.Handle("GET /v1/probe", cfg.Probe)
+	}
 	s.mux.Handle("GET /metrics", promhttp.Handler())
+	s.mountAdmin()
 	if cfg.Web != nil {
 		s.mux.Handle("/", cfg.Web)
 	}
@@ -151,6 +169,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		for _, c := range conns {
 			c.shutdown()
+		}
+		if s.cfg.Probe != nil {
+			_ = s.cfg.Probe.Close()
+		}
+		s.mu.Lock()
+		hostLost := s.hostLost
+		s.mu.Unlock()
+		if hostLost != nil {
+			_ = hostLost.Unsubscribe()
 		}
 		done := make(chan struct{})
 		go func() { s.connWG.Wait(); close(done) }()

@@ -76,6 +76,8 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	for subj, fn := range map[string]nats.MsgHandler{
 		protocol.SubjectReserve(cfg.ID):   h.handleReserve,
 		protocol.SubjectToHostAll(cfg.ID): h.handleToHost,
+
+		protocol.SubjectHostSessions(cfg.ID): h.handleSessions, // admin.go
 	} {
 		sub, err := nc.Subscribe(subj, fn)
 		if err != nil {

@@ -100,6 +100,12 @@ func (c *fakeConn) expect(typ string) protocol.Message {
 // fakeGateway serves the page and runs script for each player websocket.
 func fakeGateway(t *testing.T, script func(c *fakeConn)) *httptest.Server {
 	t.Helper()
+	return fakeGatewayWith(t, script, nil)
+}
+
+// fakeGatewayWith is fakeGateway with more routes (pattern → handler), e.g. the RTT probe.
+func fakeGatewayWith(t *testing.T, script func(c *fakeConn), routes map[string]http.Handler) *httptest.Server {
+	t.Helper()
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -107,6 +113,9 @@ func fakeGateway(t *testing.T, script func(c *fakeConn)) *httptest.Server {
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler())
+	for pattern, h := range routes {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("/v1/play", func(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		defer wg.Done()
@@ -242,6 +251,22 @@ func TestBrowserErrors(t *testing.T) {
 			},
 			banner: "no free host: every session slot is in use, try again shortly",
 			reason: "no_free_host",
+		},
+		{
+			// No probe endpoint here (the page's handler answers 404): join goes without rtts.
+			name: "no region measured",
+			script: func(c *fakeConn) {
+				c.send(protocol.Message{Type: protocol.TypeWelcome, Version: 1, Session: "s6", Regions: []protocol.RegionInfo{
+					{ID: "dxb-1", Name: "Dubai 1", Probe: "/v1/probe?region=dxb-1"},
+				}})
+				if j := c.expect(protocol.TypeJoin); len(j.RTTs) != 0 {
+					c.t.Errorf("join rtts %+v, want none", j.RTTs)
+				}
+				// A gateway that requires RTTs refuses the join and closes.
+				c.send(protocol.Message{Type: protocol.TypeError, Code: "bad_rtt", Message: "no signed RTT sample; measure again"})
+			},
+			banner: "no signed RTT sample; measure again",
+			reason: "bad_rtt",
 		},
 		{
 			name: "connection failed",

@@ -1,6 +1,6 @@
 // Run with: node --test web/
 // Checks the wire encodings against docs/PROTOCOL.md byte for byte, the HID table, the latency
-// marker reader and the percentile helper.
+// marker reader, the percentile helper and the queue and placement texts.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import {
   wheelPixels, wireTime,
 } from "./input.js";
 import { markerCovers, readMarker } from "./marker.js";
-import { percentile } from "./stats.js";
+import { formatMs, formatPlacement, percentile, queueText } from "./stats.js";
 
 const bytes = (buf) => [...new Uint8Array(buf)];
 const le16 = (v) => [v & 0xff, (v >>> 8) & 0xff];
@@ -157,4 +157,36 @@ test("percentile", () => {
   assert.equal(percentile(v, 0), 1);
   assert.equal(percentile(v, 100), 10);
   assert.deepEqual(v, [10, 1, 9, 2, 8, 3, 7, 4, 6, 5], "input untouched");
+});
+
+test("queue text", () => {
+  const cases = [
+    [{ position: 3, eta: 20 }, "in queue: position 3, about 20 s"],
+    [{ position: 1, eta: 0 }, "in queue: position 1"],
+    [{ position: 0, eta: 0 }, "in queue"],
+    [{ position: 12, eta: 119 }, "in queue: position 12, about 119 s"],
+    [{ position: 40, eta: 300 }, "in queue: position 40, about 5 min"],
+  ];
+  for (const [q, want] of cases) assert.equal(queueText(q), want, JSON.stringify(q));
+});
+
+test("placement rows", () => {
+  assert.equal(formatMs(5.24), "5.2");
+  assert.equal(formatMs(132.6), "133");
+  assert.deepEqual(formatPlacement({ region: null, placedRttMs: null, rtts: {}, queue: null }), []);
+  assert.deepEqual(
+    formatPlacement(
+      { region: "dxb-1", placedRttMs: 8.3, rtts: { "dxb-1": 8.3, "dxb-2": 30.5 }, queue: null },
+      { "dxb-1": "Dubai 1" },
+    ),
+    [
+      ["data center", "dxb-1 (Dubai 1)"],
+      ["probe RTT", "8.3 ms"],
+      ["probes", "dxb-1 8.3 · dxb-2 30.5 ms"],
+    ],
+  );
+  assert.deepEqual(
+    formatPlacement({ region: null, placedRttMs: null, rtts: {}, queue: { position: 2, eta: 8 } }),
+    [["queue", "position 2, about 8 s"]],
+  );
 });

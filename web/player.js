@@ -16,11 +16,20 @@
 //   ended       {reason, text}   the session is over (reason as info.endReason below)
 //   stats       {…}              the latest statistics, once per second while connected
 //
+// Before joining, the player measures its RTT to every data center the welcome lists, in
+// parallel, on each one's probe websocket (PROTOCOL.md, "RTT probe"), for at most 1.5 s, and
+// sends the signed results in join.rtts; data centers that did not answer in time are left out.
+//
 // window.edgeplay (player.info), kept up to date for scripts and browser tests:
-//   state          "idle" | "opening" (websocket) | "finding" (join sent) | "placed" |
+//   state          "idle" | "opening" (websocket) | "measuring" (probing data centers) |
+//                  "finding" (join sent) | "queued" (waiting for a free slot) | "placed" |
 //                  "connecting" (offer received) | "playing" (WebRTC connected) | "ended"
 //   status         the status line text
 //   sessionId      from welcome; host, region from placed (null before)
+//   rtts           {region id: ms} measured by the probes this session ({} before or without)
+//   queue          {position, eta} (eta in s) while queued, else null
+//   placedRttMs    the RTT to the chosen data center as placed reports it, or null
+//   placedReason   why the matchmaker chose that host (placed.reason_text), or null
 //   framesDecoded  video frames presented this session (requestVideoFrameCallback count)
 //   videoWidth, videoHeight   size of the last presented frame
 //   lastMarker     latency marker of the last frame (0–65535), -1 when the frame has none
@@ -41,7 +50,7 @@ import {
   wheelPixels, wireTime, MAX_BUTTON,
 } from "./input.js";
 import { MARKER_HEIGHT, MARKER_WIDTH, markerCovers, readMarker } from "./marker.js";
-import { StatsSampler, formatStats, percentile } from "./stats.js";
+import { StatsSampler, formatMs, formatPlacement, formatStats, percentile, queueText } from "./stats.js";
 
 const STREAM_WIDTH = 1280; // the marker is defined in pixels of a 1280×720 frame
 const STREAM_HEIGHT = 720;
@@ -50,8 +59,9 @@ const PENDING_MAX_AGE_MS = 5_000;
 const MAX_SAMPLES = 1000;
 const MOTION_MAX_BUFFERED = 16 << 10; // drop motion rather than queue it behind a slow link
 
-// After these error codes the server closes the socket (PROTOCOL.md).
-const FATAL_CODES = new Set(["no_free_host", "unknown_game", "host_unavailable", "shutting_down", "message_too_large"]);
+// After these error codes the server closes the socket (PROTOCOL.md); so it does after any
+// error that answers join (state "finding" or "queued").
+const FATAL_CODES = new Set(["no_free_host", "unknown_game", "host_unavailable", "shutting_down", "message_too_large", "bad_rtt"]);
 
 const UDP_HINT = "check that UDP traffic can reach the host";
 
@@ -70,18 +80,23 @@ const END_TEXT = {
 
 const NO_VIDEO = "connected, but no video arrived within 10 s — the host may not be sending video, or UDP packets are being dropped";
 
-const PROGRESS = new Set(["opening", "finding", "placed", "connecting"]);
+const PROGRESS = new Set(["opening", "measuring", "finding", "queued", "placed", "connecting"]);
+
+// The RTT probes: how long they may take in all, and the most data centers probed.
+const PROBE_DEADLINE_MS = 1500;
+const MAX_PROBES = 32;
 
 function defaultURL() {
   return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/play";
 }
 
-// Resolves a possibly relative URL against the page and turns http(s) into ws(s).
-function wsURL(url) {
-  const u = new URL(url, location.href);
+// Resolves a possibly relative URL against base (default: the page) and turns http(s) into
+// ws(s).
+function wsURL(url, base = location.href) {
+  const u = new URL(url, base);
   if (u.protocol === "http:") u.protocol = "ws:";
   else if (u.protocol === "https:") u.protocol = "wss:";
-  return u.href;
+  return u;
 }
 
 function isEditable(el) {
@@ -95,7 +110,7 @@ export class EdgeplayPlayer extends EventTarget {
     super();
     this.container = container;
     this.options = {
-      url: wsURL(options.url ?? defaultURL()),
+      url: wsURL(options.url ?? defaultURL()).href,
       game: options.game || "demo",
       token: options.token || "",
       iceServers: options.iceServers ?? [],
@@ -103,6 +118,7 @@ export class EdgeplayPlayer extends EventTarget {
     };
     this.info = {
       state: "idle", status: "ready", sessionId: null, host: null, region: null,
+      rtts: {}, queue: null, placedRttMs: null, placedReason: null,
       framesDecoded: 0, videoWidth: 0, videoHeight: 0, lastMarker: -1, lastSeq: 0,
       samples: [], stats: {}, error: null, endReason: null,
       sendKey: (code) => this.sendKey(code),
@@ -112,6 +128,7 @@ export class EdgeplayPlayer extends EventTarget {
     this.s = null; // the current session, see play()
     this.pending = new Map(); // input seq → performance.now() at send, for click-to-photon
     this.statsVisible = false;
+    this.regionNames = {};
     this.abort = new AbortController();
     this.#build();
     this.#listen();
@@ -126,15 +143,18 @@ export class EdgeplayPlayer extends EventTarget {
     const info = this.info;
     Object.assign(info, {
       sessionId: null, host: null, region: null, framesDecoded: 0, videoWidth: 0, videoHeight: 0,
+      rtts: {}, queue: null, placedRttMs: null, placedReason: null,
       lastMarker: -1, lastSeq: 0, stats: {}, error: null, endReason: null,
     });
     info.samples.length = 0;
     this.pending.clear();
+    this.regionNames = {}; // region id → display name, from welcome
     this.#banner("", "");
     const s = {
       ws: null, pc: null, input: null, motion: null, sampler: null,
       seq: 1, // next input seq: one counter across both channels, from 1
       remote: [], // candidates that arrived before the offer
+      welcomed: false, probes: [], // the RTT probe websockets still open
       opened: false, connected: false, sentEnd: false, lastError: "", timers: [],
       watching: false, frameReq: 0, pollReq: 0,
       motionDx: 0, motionDy: 0, wheelDx: 0, wheelDy: 0, motionDirty: false, raf: 0,
@@ -214,12 +234,13 @@ export class EdgeplayPlayer extends EventTarget {
     root.className = "ep-root";
     root.innerHTML =
       '<video class="ep-video" autoplay muted playsinline disablepictureinpicture></video>' +
-      '<div class="ep-overlay"><div class="ep-spinner" aria-hidden="true"></div><p class="ep-message"></p></div>' +
+      '<div class="ep-overlay"><div class="ep-spinner" aria-hidden="true"></div><p class="ep-message"></p><p class="ep-detail" hidden></p></div>' +
       '<div class="ep-stats" hidden></div>';
     this.root = root;
     this.video = root.querySelector("video");
     this.overlay = root.querySelector(".ep-overlay");
     this.messageEl = root.querySelector(".ep-message");
+    this.detailEl = root.querySelector(".ep-detail");
     this.statsEl = root.querySelector(".ep-stats");
     this.canvas = document.createElement("canvas");
     this.canvas.width = MARKER_WIDTH;
@@ -241,13 +262,18 @@ export class EdgeplayPlayer extends EventTarget {
       else if (state === "ended" && this.info.endReason !== "player_left") text = this.info.host ? "session ended" : "could not start the game";
     }
     this.messageEl.textContent = text;
+    // Closing the page gives up the place (the server drops the ticket with the websocket).
+    const detail = state === "queued" ? "all slots are busy; you keep your place while this page stays open" : "";
+    this.detailEl.textContent = detail;
+    this.detailEl.hidden = !detail;
     this.root.dataset.state = state;
   }
 
   #renderStats() {
     if (!this.statsVisible) return;
-    const rows = formatStats(this.info.stats);
-    this.statsEl.replaceChildren(...rows.map(([k, v]) => {
+    const info = this.info;
+    const rows = [...formatPlacement(info, this.regionNames), ...formatStats(info.stats)];
+    const nodes = rows.map(([k, v]) => {
       const row = document.createElement("div");
       const dt = document.createElement("span");
       const dd = document.createElement("span");
@@ -255,7 +281,14 @@ export class EdgeplayPlayer extends EventTarget {
       dd.textContent = v;
       row.append(dt, dd);
       return row;
-    }));
+    });
+    if (info.placedReason) {
+      const why = document.createElement("p");
+      why.className = "ep-why";
+      why.textContent = info.placedReason;
+      nodes.push(why);
+    }
+    this.statsEl.replaceChildren(...nodes);
   }
 
   #setState(state, status) {
@@ -287,18 +320,42 @@ export class EdgeplayPlayer extends EventTarget {
     }
     switch (msg.type) {
       case "welcome": {
+        if (s.welcomed) break;
+        s.welcomed = true;
         this.info.sessionId = msg.session ?? null;
-        const join = { type: "join", game: this.options.game };
-        if (this.options.token) join.token = this.options.token;
-        this.#sendJSON(s, join);
-        this.#setState("finding", "finding a host…");
+        const regions = probeTargets(msg.regions);
+        if (!regions.length || !this.info.sessionId) {
+          this.#join(s, []);
+          break;
+        }
+        for (const r of regions) this.regionNames[r.id] = r.name;
+        const n = regions.length;
+        this.#setState("measuring", `measuring latency to ${n} data center${n === 1 ? "" : "s"}…`);
+        this.#measure(s, regions, this.info.sessionId).then((claims) => this.#join(s, claims));
         break;
       }
-      case "placed":
-        this.info.host = msg.host ?? null;
-        this.info.region = msg.region ?? null;
-        this.#setState("placed", `placed on host ${msg.host}` + (msg.region ? ` (${msg.region})` : ""));
+      case "queued": {
+        if (!["measuring", "finding", "queued"].includes(this.info.state)) break;
+        const q = { position: num0(msg.position), eta: num0(msg.eta_s) };
+        this.info.queue = q;
+        this.#setState("queued", queueText(q));
+        this.#renderStats();
         break;
+      }
+      case "placed": {
+        const info = this.info;
+        info.host = msg.host ?? null;
+        info.region = msg.region ?? null;
+        info.queue = null;
+        info.placedRttMs = typeof msg.rtt_ms === "number" && msg.rtt_ms >= 0 ? msg.rtt_ms : null;
+        info.placedReason = typeof msg.reason_text === "string" && msg.reason_text ? msg.reason_text : null;
+        let text = `placed on host ${msg.host}`;
+        if (info.region) text += ` in ${info.region}`;
+        if (info.placedRttMs != null) text += ` (rtt ${formatMs(info.placedRttMs)} ms)`;
+        this.#setState("placed", text);
+        this.#renderStats();
+        break;
+      }
       case "offer":
         this.#onOffer(s, msg.sdp);
         break;
@@ -314,7 +371,7 @@ export class EdgeplayPlayer extends EventTarget {
       }
       case "error": {
         const text = msg.message || msg.code || "unknown error";
-        if (FATAL_CODES.has(msg.code)) {
+        if (FATAL_CODES.has(msg.code) || this.info.state === "finding" || this.info.state === "queued") {
           this.#finish(s, msg.code, "error", text); // the server closes the socket next
         } else {
           s.lastError = text; // the session goes on
@@ -323,6 +380,75 @@ export class EdgeplayPlayer extends EventTarget {
         break;
       }
     }
+  }
+
+  // Sends join with the signed RTT claims (none: the matchmaker decides without them).
+  #join(s, claims) {
+    if (this.s !== s) return;
+    const join = { type: "join", game: this.options.game };
+    if (this.options.token) join.token = this.options.token;
+    if (claims.length) join.rtts = claims;
+    this.#sendJSON(s, join);
+    this.#setState("finding", "finding a host…");
+  }
+
+  // Probes every region in parallel and resolves, after all have finished or at
+  // PROBE_DEADLINE_MS, with [{region, token}] of those that returned a result. It never
+  // rejects; if the session ends first it never resolves, and #finish closes the sockets.
+  #measure(s, regions, session) {
+    return new Promise((resolve) => {
+      const tokens = new Map(); // region id → token
+      let open = regions.length;
+      let timer = 0;
+      const done = () => {
+        if (!timer) return; // already done
+        clearTimeout(timer);
+        timer = 0;
+        closeProbes(s);
+        resolve(regions.filter((r) => tokens.has(r.id)).map((r) => ({ region: r.id, token: tokens.get(r.id) })));
+      };
+      timer = setTimeout(done, PROBE_DEADLINE_MS);
+      s.timers.push(timer);
+      for (const r of regions) {
+        let settled = false;
+        const settle = (why) => {
+          if (settled) return;
+          settled = true;
+          if (why) console.warn(`edgeplay: RTT probe of ${r.id} failed: ${why}`);
+          if (--open === 0) queueMicrotask(done);
+        };
+        let ws;
+        try {
+          const u = wsURL(r.probe, this.options.url); // relative to /v1/play's URL (by default the page's origin)
+          u.searchParams.set("session", session);
+          ws = new WebSocket(u.href);
+        } catch (err) {
+          settle(`bad probe URL ${r.probe}: ${err.message}`);
+          continue;
+        }
+        s.probes.push(ws);
+        ws.onmessage = (e) => {
+          let m;
+          try {
+            m = JSON.parse(e.data);
+          } catch {
+            return;
+          }
+          if (m?.type === "ping") {
+            ws.send(JSON.stringify({ type: "pong", seq: m.seq })); // at once: this is the measurement
+          } else if (m?.type === "result" && typeof m.token === "string" && m.token) {
+            tokens.set(r.id, m.token);
+            if (typeof m.rtt_ms === "number") this.info.rtts[r.id] = m.rtt_ms;
+            settle("");
+            this.#renderStats();
+          } else if (m?.type === "error") {
+            settle(m.message || m.code || "error");
+          }
+        };
+        ws.onerror = () => settle("the websocket failed");
+        ws.onclose = () => settle(tokens.has(r.id) ? "" : "closed without a result");
+      }
+    });
   }
 
   async #onOffer(s, sdp) {
@@ -408,6 +534,7 @@ export class EdgeplayPlayer extends EventTarget {
     cancelAnimationFrame(s.pollReq);
     if (s.frameReq && this.video.cancelVideoFrameCallback) this.video.cancelVideoFrameCallback(s.frameReq);
     if (document.pointerLockElement === this.video) document.exitPointerLock();
+    closeProbes(s);
     if (s.ws) {
       s.ws.onmessage = s.ws.onclose = null;
       s.ws.close(1000);
@@ -677,6 +804,30 @@ export class EdgeplayPlayer extends EventTarget {
     s.buttons.clear();
   }
 }
+
+// The regions of a welcome worth probing: well-formed, one per id, at most MAX_PROBES.
+function probeTargets(regions) {
+  if (!Array.isArray(regions)) return [];
+  const seen = new Set();
+  const out = [];
+  for (const r of regions) {
+    if (typeof r?.id !== "string" || !r.id || typeof r.probe !== "string" || !r.probe || seen.has(r.id)) continue;
+    seen.add(r.id);
+    out.push({ id: r.id, name: typeof r.name === "string" && r.name ? r.name : r.id, probe: r.probe });
+    if (out.length === MAX_PROBES) break;
+  }
+  return out;
+}
+
+// Closes the session's probe websockets that are still open, without further callbacks.
+function closeProbes(s) {
+  for (const ws of s.probes.splice(0)) {
+    ws.onmessage = ws.onerror = ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(1000);
+  }
+}
+
+const num0 = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.round(v) : 0);
 
 // Asks for the smallest jitter buffer the browser allows (PROTOCOL.md, "WebRTC").
 function tuneReceiver(receiver) {

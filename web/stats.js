@@ -87,7 +87,7 @@ export function formatStats(s) {
   const f = (v, digits = 0, unit = "") => (v == null || Number.isNaN(v) ? "–" : v.toFixed(digits) + unit);
   const res = s.width && s.height ? `${s.width}×${s.height}` : "–";
   return [
-    ["RTT", f(s.rttMs, 1, " ms")],
+    ["media RTT", f(s.rttMs, 1, " ms")],
     ["fps", f(s.fps, 1)],
     ["bitrate", s.bitrateKbps == null ? "–" : s.bitrateKbps >= 1000 ? f(s.bitrateKbps / 1000, 2, " Mbit/s") : f(s.bitrateKbps, 0, " kbit/s")],
     ["packet loss", f(s.packetLossPct, 2, " %")],
@@ -97,4 +97,34 @@ export function formatStats(s) {
     ["frames", `${s.framesDecoded ?? "–"} decoded, ${s.framesDropped ?? "–"} dropped`],
     ["click→photon", s.c2pCount ? `p50 ${f(s.c2pP50, 0)} ms · p95 ${f(s.c2pP95, 0)} ms (n=${s.c2pCount})` : "– (n=0)"],
   ];
+}
+
+/** Formats milliseconds for people: one decimal below 100 ms. */
+export function formatMs(ms) {
+  return ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
+}
+
+/** The status text for a queued message: {position, eta} (eta in s; 0 = not known). */
+export function queueText(q) {
+  let text = q.position > 0 ? `in queue: position ${q.position}` : "in queue";
+  if (q.eta > 0) text += `, about ${q.eta < 120 ? `${q.eta} s` : `${Math.round(q.eta / 60)} min`}`;
+  return text;
+}
+
+/**
+ * Rows for the stats overlay about where the session runs: the data center and its RTT as
+ * placed reports them, the probe results, and the queue. info is the player's info
+ * (region, placedRttMs, rtts, queue); names maps region ids to display names.
+ */
+export function formatPlacement(info, names = {}) {
+  const rows = [];
+  if (info.region) {
+    const name = names[info.region];
+    rows.push(["data center", name && name !== info.region ? `${info.region} (${name})` : info.region]);
+  }
+  if (info.placedRttMs != null) rows.push(["probe RTT", `${formatMs(info.placedRttMs)} ms`]);
+  const probes = Object.entries(info.rtts ?? {});
+  if (probes.length) rows.push(["probes", probes.map(([id, ms]) => `${id} ${formatMs(ms)}`).join(" · ") + " ms"]);
+  if (info.queue) rows.push(["queue", queueText(info.queue).replace(/^in queue: /, "")]);
+  return rows;
 }

@@ -5,13 +5,18 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +24,7 @@ import (
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/app"
+	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/session"
 )
 
@@ -59,8 +65,12 @@ func run(args []string, stderr io.Writer) error {
 		dataDir   = fs.String("data", "", "embedded NATS JetStream directory (up); empty = temporary")
 		natsPort  = fs.Int("nats-port", -1, "embedded NATS client port on 127.0.0.1 (up); -1 = random")
 		hostID    = fs.String("id", "", "host id (host); default: the machine's hostname")
-		region    = fs.String("region", "local", "data center id of the host (up, host)")
-		slots     = fs.Int("slots", 4, "concurrent sessions per host (up, host)")
+		region    = fs.String("region", "local", "data center id of the host (host) or of the gateway's probe endpoint (gateway)")
+		slots     = fs.Int("slots", 0, "concurrent sessions per host (up: 2 per simulated host; host: 4)")
+		regions   = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
+		simRTT    = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
+		probeKey  = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
+		unsigned  = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr   = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
 		publicIP  = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")
 		encName   = fs.String("encoder", "auto", "H.264 encoder: auto, libx264, h264_nvenc, h264_vaapi (up, host)")
@@ -95,7 +105,19 @@ func run(args []string, stderr io.Writer) error {
 	}
 	slog.SetDefault(log)
 
-	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log}
+	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log, ProbeKey: []byte(*probeKey)}
+	cfg.MatchmakerConfig.AllowUnsignedRTT = *unsigned
+	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
+	delays, err := parseRTTs(*simRTT)
+	if err != nil {
+		return err
+	}
+	if *slots == 0 {
+		*slots = 4
+		if cmd == "up" {
+			*slots = 2
+		}
+	}
 	hostCfg := func(id string) (session.Config, error) {
 		w, h, err := parseSize(*size)
 		if err != nil {
@@ -114,13 +136,47 @@ func run(args []string, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "up":
-		hc, err := hostCfg("host-1")
+		cfg.GatewayAddr, cfg.Matchmaker = *addr, true
+		if len(cfg.ProbeKey) == 0 {
+			cfg.ProbeKey = randomKey()
+		}
+		if cfg.Gateway.AdminToken == "" {
+			cfg.Gateway.AdminToken = hex.EncodeToString(randomKey()[:16])
+		}
+		basePort, err := udpPort(*udpAddr)
 		if err != nil {
 			return err
 		}
-		cfg.GatewayAddr, cfg.Matchmaker, cfg.Hosts = *addr, true, []session.Config{hc}
+		udpHost := (*udpAddr)[:strings.LastIndexByte(*udpAddr, ':')]
+		for ri, r := range strings.Split(*regions, ",") {
+			if !protocol.ValidName(r) {
+				return fmt.Errorf("--regions: %q is not a valid data center id", r)
+			}
+			cfg.Regions = append(cfg.Regions, app.Region{ID: r, Name: regionName(r), SimulatedRTT: delays[r]})
+			for h := range 2 {
+				hc, err := hostCfg(fmt.Sprintf("%s-host-%d", r, h+1))
+				if err != nil {
+					return err
+				}
+				hc.Region = r
+				port := 0
+				if basePort != 0 {
+					port = basePort + 2*ri + h
+				}
+				hc.UDPAddr = net.JoinHostPort(udpHost, strconv.Itoa(port))
+				cfg.Hosts = append(cfg.Hosts, hc)
+			}
+		}
+		for r := range delays {
+			if !slices.ContainsFunc(cfg.Regions, func(x app.Region) bool { return x.ID == r }) {
+				return fmt.Errorf("--simulate-rtt names %q, which is not in --regions", r)
+			}
+		}
 	case "gateway":
 		cfg.GatewayAddr = *addr
+		if len(cfg.ProbeKey) > 0 && protocol.ValidName(*region) {
+			cfg.Regions = []app.Region{{ID: *region, Name: regionName(*region), SimulatedRTT: delays[*region]}}
+		}
 	case "matchmaker":
 		cfg.Matchmaker = true
 	case "host":
@@ -150,7 +206,11 @@ func serve(cfg app.Config, log *slog.Logger) error {
 	}
 	if u := a.URL(); u != "" {
 		log.Info("edgeplay is running", "url", u)
-		fmt.Fprintf(os.Stdout, "\n  edgeplay is running: open %s and press Play (Ctrl-C to stop)\n\n", u)
+		fmt.Fprintf(os.Stdout, "\n  edgeplay is running: open %s and press Play (Ctrl-C to stop)\n", u)
+		if tok := cfg.Gateway.AdminToken; tok != "" && os.Getenv("EDGEPLAY_ADMIN_TOKEN") == "" {
+			fmt.Fprintf(os.Stdout, "  admin API token (for edgectl): export EDGEPLAY_ADMIN_TOKEN=%s\n", tok)
+		}
+		fmt.Fprintln(os.Stdout)
 	}
 	var serveErr error
 	select {
@@ -166,6 +226,44 @@ func serve(cfg app.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// parseRTTs parses --simulate-rtt: "dxb-1=8ms,dxb-2=30ms".
+func parseRTTs(s string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	if s == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		id, d, ok := strings.Cut(kv, "=")
+		dur, err := time.ParseDuration(d)
+		if !ok || err != nil || dur < 0 || dur > time.Second || !protocol.ValidName(id) {
+			return nil, fmt.Errorf("--simulate-rtt %q: want REGION=DURATION pairs, e.g. dxb-1=8ms,dxb-2=30ms (each 0-1s)", kv)
+		}
+		out[id] = dur
+	}
+	return out, nil
+}
+
+func udpPort(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("--udp %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535-8 {
+		return 0, fmt.Errorf("--udp %q: bad port", addr)
+	}
+	return port, nil
+}
+
+// regionName turns "dxb-1" into "DXB-1" for display.
+func regionName(id string) string { return strings.ToUpper(id) }
+
+func randomKey() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
 }
 
 func parseSize(s string) (int, int, error) {

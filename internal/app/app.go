@@ -18,6 +18,8 @@ import (
 
 	"github.com/edgeplay/edgeplay/internal/natsd"
 	"github.com/edgeplay/edgeplay/matchmaker"
+	"github.com/edgeplay/edgeplay/probe"
+	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/server"
 	"github.com/edgeplay/edgeplay/session"
 	"github.com/edgeplay/edgeplay/web"
@@ -36,6 +38,13 @@ type Config struct {
 	GatewayAddr string
 	Gateway     server.Config
 
+	// Regions are the data centers this process's gateway measures RTT for (its probe
+	// endpoint), with the simulated extra delay of each (--simulate-rtt; 0 = none), and that it
+	// lists to players. Empty: no RTT measurement.
+	Regions []Region
+	// ProbeKey signs (gateway) and verifies (matchmaker) RTT samples.
+	ProbeKey []byte
+
 	// Matchmaker runs a matchmaker replica.
 	Matchmaker       bool
 	MatchmakerConfig matchmaker.Config
@@ -44,6 +53,12 @@ type Config struct {
 	Hosts []session.Config
 
 	Logger *slog.Logger
+}
+
+// Region is a data center as this process knows it.
+type Region struct {
+	ID, Name     string
+	SimulatedRTT time.Duration
 }
 
 // App is a running set of roles.
@@ -102,6 +117,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if mc.Logger == nil {
 			mc.Logger = a.log
 		}
+		if mc.ProbeKey == nil {
+			mc.ProbeKey = cfg.ProbeKey
+		}
 		if a.mm, err = matchmaker.New(mc, nc); err != nil {
 			return a, err
 		}
@@ -132,7 +150,22 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if gc.Web == nil {
 			gc.Web = web.Handler()
 		}
+		if len(cfg.Regions) > 0 {
+			delays := map[string]time.Duration{}
+			for _, r := range cfg.Regions {
+				delays[r.ID] = r.SimulatedRTT
+				gc.Regions = append(gc.Regions, protocol.RegionInfo{ID: r.ID, Name: r.Name, Probe: "/v1/probe?region=" + r.ID})
+			}
+			pc := probe.HandlerConfig{Key: cfg.ProbeKey, Regions: delays, Logger: a.log}
+			if err := pc.Validate(); err != nil {
+				return a, fmt.Errorf("probe endpoint: %w", err)
+			}
+			gc.Probe = probe.NewHandler(pc)
+		}
 		a.gw = server.New(gc, nc)
+		if err := a.gw.WatchHostLost(); err != nil {
+			return a, err
+		}
 		var lc net.ListenConfig
 		a.ln, err = lc.Listen(ctx, "tcp", cfg.GatewayAddr)
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/pion/transport/v5/test"
 
 	"github.com/edgeplay/edgeplay/internal/testplayer"
-	"github.com/edgeplay/edgeplay/protocol"
 )
 
 // The web client in headless Chromium against the real system: the page from the gateway, the
@@ -235,7 +234,9 @@ func screenshot(t *testing.T, ctx context.Context) []byte {
 
 // TestBrowserNoFreeHost fills the only slot with a Go player; the browser's Play then ends with
 // the no_free_host error in the banner, and Play can be pressed again.
-func TestBrowserNoFreeHost(t *testing.T) {
+// TestBrowserQueue: with the only slot taken, the page shows the player's queue position, and
+// when the slot frees the browser is placed and plays.
+func TestBrowserQueue(t *testing.T) {
 	chromePath(t)
 	defer test.CheckRoutines(t)()
 	a := startApp(t, appOpts{slots: 1})
@@ -255,35 +256,22 @@ func TestBrowserNoFreeHost(t *testing.T) {
 	run(t, ctx, "open the page", chromedp.Navigate(a.URL()+"/"))
 	waitJS(t, ctx, `window.edgeplay?.state === "idle" && !document.getElementById("play").disabled`, jsTimeout)
 	run(t, ctx, "click Play", chromedp.Click(chromedp.ID("play")))
-	waitJS(t, ctx, `edgeplay.state === "ended"`, 10*time.Second)
-
-	if got := bannerText(t, ctx); !strings.Contains(got, "no free host") {
-		t.Errorf("banner %q, want it to say no free host", got)
-	}
-	if got := evalJS[string](t, ctx, `document.getElementById("banner").dataset.level`); got != "error" {
-		t.Errorf("banner level %q, want error", got)
-	}
-	if got := evalJS[string](t, ctx, `String(edgeplay.error)`); !strings.Contains(got, "no free host") {
-		t.Errorf("edgeplay.error %q, want it to say no free host", got)
-	}
-	if got := evalJS[string](t, ctx, `edgeplay.endReason`); got != string(protocol.CodeNoFreeHost) {
-		t.Errorf("endReason %q, want %s", got, protocol.CodeNoFreeHost)
-	}
-	if evalJS[bool](t, ctx, `document.getElementById("play").disabled`) {
-		t.Error("Play is disabled after no_free_host")
-	}
-	if !evalJS[bool](t, ctx, `document.getElementById("stop").disabled`) {
-		t.Error("Stop is enabled after no_free_host")
+	waitJS(t, ctx, `edgeplay.state === "queued" && edgeplay.queue?.position === 1`, 10*time.Second)
+	if got := evalJS[string](t, ctx, `document.getElementById("status").textContent`); !strings.Contains(strings.ToLower(got), "queue") {
+		t.Errorf("status %q, want it to show the queue", got)
 	}
 	if ss := a.Hosts()[0].Sessions(); len(ss) != 1 || ss[0].ID != p.Session {
 		t.Errorf("host sessions %+v, want only the Go player's %s", ss, p.Session)
 	}
 
-	closeBrowser()
+	// The slot frees: the browser is placed and plays.
 	if _, err := p.Leave(ctxFor(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
+	waitJS(t, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 10`, 20*time.Second)
+
+	closeBrowser()
 	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,10 @@ func serverError(t *testing.T, err error) protocol.Message {
 	return se.Msg
 }
 
-func TestNoFreeHostAndUnknownGame(t *testing.T) {
+// TestQueueAndUnknownGame: with the only slot taken, the next player is queued and told its
+// position; an unknown game is refused; when the slot frees, the queued player is placed and
+// plays.
+func TestQueueAndUnknownGame(t *testing.T) {
 	defer test.CheckRoutines(t)()
 	a := startApp(t, appOpts{slots: 1})
 	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
@@ -35,46 +38,53 @@ func TestNoFreeHostAndUnknownGame(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, tt := range []struct {
-		name, game string
-		want       protocol.Code
-	}{
-		{"full", "demo", protocol.CodeNoFreeHost},
-		{"unknown game", "chess", protocol.CodeUnknownGame},
-	} {
-		p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{Game: tt.game})
+	unknown, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{Game: "chess"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = unknown.Join(ctxFor(t, 10*time.Second))
+	if m := serverError(t, err); m.Code != protocol.CodeUnknownGame || m.Message == "" {
+		t.Errorf("unknown game: got %+v, want unknown_game with a message", m)
+	}
+	if _, err := unknown.Next(ctxFor(t, 5*time.Second)); err == nil {
+		t.Error("socket still open after unknown_game")
+	}
+	unknown.Close()
+
+	second, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	// Queued, at position 1, and told again at least every 2 s.
+	var updates int
+	for updates < 2 {
+		m, err := second.Next(ctxFor(t, 3*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("waiting for queue updates: %v", err)
 		}
-		_, err = p.Join(ctxFor(t, 10*time.Second))
-		if m := serverError(t, err); m.Code != tt.want || m.Message == "" {
-			t.Errorf("%s: got %+v, want code %s with a message", tt.name, m, tt.want)
+		if m.Type != protocol.TypeQueued || m.Position != 1 || m.ETA <= 0 {
+			t.Fatalf("got %+v, want queued at position 1 with an ETA", m)
 		}
-		// The socket closes after these errors.
-		if _, err := p.Next(ctxFor(t, 5*time.Second)); err == nil {
-			t.Errorf("%s: socket still open", tt.name)
-		}
-		p.Close()
+		updates++
 	}
 
-	// Freeing the slot lets the next player in.
+	// The slot frees: the queued player is placed and plays.
 	if _, err := first.Leave(ctxFor(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	first.Close()
-	waitFor(t, 5*time.Second, "the slot is free in the matchmaker's view", func() bool {
-		hb := a.Matchmaker().Hosts()
-		return len(hb) == 1 && hb[0].Used == 0 && hb[0].Reserved == 0
-	})
-	next, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	offer, err := second.AwaitOffer(ctxFor(t, 10*time.Second))
+	if err == nil {
+		err = second.Accept(ctxFor(t, 15*time.Second), offer)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer next.Close()
-	if err := next.Play(ctxFor(t, 15*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	next.Close()
+	second.Close()
 	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -145,10 +155,10 @@ func TestShutdownTellsPlayers(t *testing.T) {
 }
 
 // TestBackToBackJoinsFillTheHost: joins faster than the heartbeat interval still see every
-// slot (the reservation reply carries the host's new state), and the next one is refused.
+// slot (the reservation reply carries the host's new state), and the next one is queued.
 func TestBackToBackJoinsFillTheHost(t *testing.T) {
 	defer test.CheckRoutines(t)()
-	a := startApp(t, appOpts{slots: 2, mutate: func(c *app.Config) { c.Hosts[0].HeartbeatInterval = time.Hour }})
+	a := startApp(t, appOpts{slots: 2, mutate: func(c *app.Config) { c.Hosts[0].HeartbeatInterval = time.Second }})
 	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
 	var players []*testplayer.Player
 	defer func() {
@@ -162,14 +172,17 @@ func TestBackToBackJoinsFillTheHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		players = append(players, p)
-		_, err = p.Join(ctxFor(t, 10*time.Second))
-		if i < 2 && err != nil {
-			t.Fatalf("join %d: %v", i+1, err)
-		}
-		if i == 2 {
-			if m := serverError(t, err); m.Code != protocol.CodeNoFreeHost {
-				t.Fatalf("third join: %+v, want no_free_host", m)
+		if i < 2 {
+			if _, err := p.Join(ctxFor(t, 10*time.Second)); err != nil {
+				t.Fatalf("join %d: %v", i+1, err)
 			}
+			continue
+		}
+		if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: "demo"}); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := p.Next(ctxFor(t, 5*time.Second)); err != nil || m.Type != protocol.TypeQueued {
+			t.Fatalf("third join: %+v %v, want queued", m, err)
 		}
 	}
 	for _, p := range players {

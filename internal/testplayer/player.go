@@ -32,6 +32,12 @@ import (
 type Options struct {
 	Game   string // default "demo"
 	Decode bool   // decode frames and read the marker (costs CPU)
+	// RTTs are sent in the join as they are (signed tokens, or unsigned rtt_ms for a
+	// matchmaker that allows them).
+	RTTs []protocol.RTTClaim
+	// Probe measures the RTT to every region in welcome before joining (as the browser does)
+	// and sends the signed results; base is the gateway URL.
+	Probe bool
 }
 
 // Frame is what the player learned from one received access unit.
@@ -48,6 +54,7 @@ type Frame struct {
 type Player struct {
 	opts Options
 	ws   *websocket.Conn
+	base string
 	pc   *webrtc.PeerConnection
 
 	wsMu sync.Mutex // serialises websocket writes
@@ -64,6 +71,9 @@ type Player struct {
 	connOnce  sync.Once
 
 	Session, Host string
+	Regions       []protocol.RegionInfo // from welcome
+	RTTs          []protocol.RTTClaim   // measured, when Options.Probe
+	Placed        protocol.Message      // the "placed" message
 	seq           atomic.Uint32
 	received      atomic.Uint64 // access units
 	bytes         atomic.Uint64
@@ -85,7 +95,7 @@ func Dial(ctx context.Context, base string, opts Options) (*Player, error) {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	p := &Player{
-		opts: opts, ws: ws, msgs: make(chan protocol.Message, 256),
+		opts: opts, ws: ws, base: base, msgs: make(chan protocol.Message, 256),
 		dcOpen: make(chan struct{}), connected: make(chan struct{}),
 	}
 	p.wg.Go(p.readLoop)
@@ -98,7 +108,7 @@ func Dial(ctx context.Context, base string, opts Options) (*Player, error) {
 		p.Close()
 		return nil, fmt.Errorf("first message %q, want welcome", m.Type)
 	}
-	p.Session = m.Session
+	p.Session, p.Regions = m.Session, m.Regions
 	return p, nil
 }
 
@@ -114,9 +124,22 @@ func (p *Player) Play(ctx context.Context) error {
 
 // Join sends "join" and returns the host's offer.
 func (p *Player) Join(ctx context.Context) (string, error) {
-	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game}); err != nil {
+	rtts := p.opts.RTTs
+	if p.opts.Probe {
+		var err error
+		if rtts, err = p.MeasureRTTs(ctx, p.base); err != nil {
+			return "", err
+		}
+		p.RTTs = rtts
+	}
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game, RTTs: rtts}); err != nil {
 		return "", err
 	}
+	return p.AwaitOffer(ctx)
+}
+
+// AwaitOffer reads messages (placed, queued, …) until the host's offer arrives.
+func (p *Player) AwaitOffer(ctx context.Context) (string, error) {
 	for {
 		m, err := p.Next(ctx)
 		if err != nil {
@@ -124,7 +147,7 @@ func (p *Player) Join(ctx context.Context) (string, error) {
 		}
 		switch m.Type {
 		case protocol.TypePlaced:
-			p.Host = m.Host
+			p.Host, p.Placed = m.Host, m
 		case protocol.TypeOffer:
 			return m.SDP, nil
 		case protocol.TypeError, protocol.TypeEnded:
