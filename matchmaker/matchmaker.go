@@ -136,6 +136,13 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 		return nil, fmt.Errorf("subscribe heartbeats: %w", err)
 	}
 	m.subs = append(m.subs, sub)
+	// Any replica answers registry queries (ops), not just the leader.
+	sub, err = nc.QueueSubscribe(protocol.SubjectHosts, protocol.QueueMatchmaker+"-hosts", m.handleHosts)
+	if err != nil {
+		m.unsubscribe()
+		return nil, fmt.Errorf("subscribe hosts: %w", err)
+	}
+	m.subs = append(m.subs, sub)
 	if err := m.loadRegistry(ctx); err != nil {
 		m.unsubscribe()
 		return nil, err
@@ -333,6 +340,31 @@ func (m *Matchmaker) publishEvent(ev protocol.Event) {
 	b, _ := json.Marshal(ev)
 	if err := m.nc.Publish(protocol.SubjectEvent(ev.Kind), b); err != nil {
 		m.log.Warn("event publish failed", "kind", ev.Kind, "err", err)
+	}
+}
+
+// Statuses returns the registry for operators: every host with its health, by id.
+func (m *Matchmaker) Statuses() []protocol.HostStatus {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	out := make([]protocol.HostStatus, 0, len(m.hosts))
+	for _, e := range m.hosts {
+		age := now.Sub(e.seen)
+		health := "ready"
+		if age > m.cfg.SuspectAfter {
+			health = "suspect"
+		}
+		out = append(out, protocol.HostStatus{Heartbeat: e.hb, Health: health, AgeMillis: age.Milliseconds()})
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b protocol.HostStatus) int { return cmp.Compare(a.Host, b.Host) })
+	return out
+}
+
+func (m *Matchmaker) handleHosts(msg *nats.Msg) {
+	b, _ := json.Marshal(m.Statuses())
+	if err := msg.Respond(b); err != nil {
+		m.log.Debug("hosts reply failed", "err", err)
 	}
 }
 

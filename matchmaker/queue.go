@@ -126,7 +126,7 @@ func (l *leaderState) queuedReply(t *ticket) protocol.Reply {
 		iv = defaultInterval
 	}
 	return protocol.Reply{OK: true, Queued: true, Position: pos,
-		ETA: int((time.Duration(pos) * iv).Round(time.Second) / time.Second),
+		ETA:     int((time.Duration(pos) * iv).Round(time.Second) / time.Second),
 		Message: fmt.Sprintf("all hosts are busy: position %d in the queue", pos)}
 }
 

@@ -165,8 +165,12 @@ func TestMillis(t *testing.T) {
 		d    time.Duration
 		want float64
 	}{
-		{0, 0}, {49 * time.Microsecond, 0}, {50 * time.Microsecond, 0.1}, {8312 * time.Microsecond, 8.3},
-		{30*time.Millisecond + 460*time.Microsecond, 30.5}, {2 * time.Second, 2000},
+		{0, 0},
+		{49 * time.Microsecond, 0},
+		{50 * time.Microsecond, 0.1},
+		{8312 * time.Microsecond, 8.3},
+		{30*time.Millisecond + 460*time.Microsecond, 30.5},
+		{2 * time.Second, 2000},
 	} {
 		if got := Millis(tt.d); got != tt.want {
 			t.Errorf("Millis(%v) = %v, want %v", tt.d, got, tt.want)

@@ -57,8 +57,16 @@ type Heartbeat struct {
 	Games    []string  `json:"games"`
 	Encoders []string  `json:"encoders"`
 	Version  string    `json:"version"`
+	CPULoad  float64   `json:"cpu_load"`       // 1-minute load average divided by the CPU count
+	GPUs     []GPU     `json:"gpus,omitempty"` // none when the host has no GPU
 	Seq      uint64    `json:"seq"`
 	Time     time.Time `json:"time"`
+}
+
+// GPU describes one GPU of a host.
+type GPU struct {
+	Model       string  `json:"model"`
+	Utilization float64 `json:"utilization"` // percent
 }
 
 // Host states carried in heartbeats.

@@ -35,7 +35,11 @@ type Host struct {
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
 	state    string              // guarded by mu; protocol.Host*
-	subs     []*nats.Subscription
+	sys      struct {            // guarded by mu; refreshed by the heartbeat loop
+		load float64
+		gpus []protocol.GPU
+	}
+	subs []*nats.Subscription
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -149,11 +153,23 @@ func (h *Host) unsubscribe() {
 func (h *Host) heartbeatLoop() {
 	t := time.NewTicker(h.cfg.HeartbeatInterval)
 	defer t.Stop()
+	var lastGPU time.Time
 	for {
 		select {
 		case <-h.quit:
 			return
 		case <-t.C:
+			load := cpuLoad()
+			h.mu.Lock()
+			h.sys.load = load
+			h.mu.Unlock()
+			if time.Since(lastGPU) >= 5*time.Second {
+				lastGPU = time.Now()
+				g := gpus(context.Background()) // bounded by its own 2 s timeout
+				h.mu.Lock()
+				h.sys.gpus = g
+				h.mu.Unlock()
+			}
 			h.heartbeat()
 		}
 	}
@@ -165,6 +181,7 @@ func (h *Host) Heartbeat() protocol.Heartbeat {
 	hb := protocol.Heartbeat{
 		Host: h.cfg.ID, Region: h.cfg.Region, State: h.state, Slots: h.cfg.Slots,
 		Encoders: h.encoders, Version: h.cfg.Version, Time: time.Now().UTC(),
+		CPULoad: h.sys.load, GPUs: h.sys.gpus,
 	}
 	for _, s := range h.sessions {
 		if s.isReserved() {

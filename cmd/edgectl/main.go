@@ -1,5 +1,6 @@
-// Command edgectl is the ops CLI. For now it checks a gateway's health; host and session
-// management (hosts, sessions, drain) arrive with the admin API.
+// Command edgectl is the ops CLI of an edgeplay deployment. It talks to a gateway: `status`
+// reads its health endpoints, every other command its admin API (docs/API.md) with the admin
+// token from $EDGEPLAY_ADMIN_TOKEN.
 package main
 
 import (
@@ -8,9 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -19,69 +21,141 @@ var version = "dev"
 const usage = `edgectl — operate an edgeplay deployment
 
 Usage:
-  edgectl [--server URL] status    is the gateway up and ready?
+  edgectl status                        is the gateway up and ready?
+  edgectl hosts [ID]                    hosts as the matchmaker sees them
+  edgectl sessions [ID] [--host H] [--region R]
+                                        sessions on the hosts
+  edgectl events [--follow] [--type T[,T...]] [--since D] [--limit N]
+                                        session and host events (--follow: live)
   edgectl version
 
---server defaults to $EDGEPLAY_SERVER or http://localhost:8080.
+Flags, before or after the command:
+  --server URL    gateway base URL (default $EDGEPLAY_SERVER or http://localhost:8080)
+  --token TOKEN   admin token (default $EDGEPLAY_ADMIN_TOKEN; prefer the variable:
+                  other users can read command lines)
+  -o table|json   output format (default table); json prints an array of objects
+                  (events --follow: one object per line)
+  --timeout D     request timeout (default 10s; events --follow runs until Ctrl-C)
+
+Exit status: 0 ok, 1 the request failed, 2 bad usage.
 `
 
 func main() {
-	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "edgectl:", err)
 	}
 	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) (int, error) {
+// options are the flags every command takes.
+type options struct {
+	server  string
+	token   string
+	output  string
+	timeout time.Duration
+}
+
+// register adds the common flags to fs, with o's current values as defaults, so a flag given
+// before the command stays unless repeated after it.
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.server, "server", o.server, "gateway base URL")
+	fs.StringVar(&o.token, "token", o.token, "admin token")
+	fs.StringVar(&o.output, "o", o.output, "output format: table or json")
+	fs.StringVar(&o.output, "output", o.output, "output format: table or json")
+	fs.DurationVar(&o.timeout, "timeout", o.timeout, "request timeout")
+}
+
+// errUsage marks errors that exit with status 2.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	o := &options{
+		server:  os.Getenv("EDGEPLAY_SERVER"),
+		token:   os.Getenv("EDGEPLAY_ADMIN_TOKEN"),
+		output:  "table",
+		timeout: 10 * time.Second,
+	}
+	if o.server == "" {
+		o.server = "http://localhost:8080"
+	}
 	fs := flag.NewFlagSet("edgectl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	def := os.Getenv("EDGEPLAY_SERVER")
-	if def == "" {
-		def = "http://localhost:8080"
-	}
-	server := fs.String("server", def, "gateway base URL")
-	timeout := fs.Duration("timeout", 5*time.Second, "request timeout")
+	o.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
 		}
 		return 2, err
 	}
-	switch fs.Arg(0) {
-	case "version":
+	cmd, rest := fs.Arg(0), fs.Args()
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	var commands = map[string]func(context.Context, *options, []string, io.Writer, io.Writer) error{
+		"status":   runStatus,
+		"hosts":    runHosts,
+		"sessions": runSessions,
+		"events":   runEvents,
+	}
+	switch {
+	case cmd == "version":
 		fmt.Fprintln(stdout, "edgectl", version)
 		return 0, nil
-	case "status":
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-		defer cancel()
-		return status(ctx, strings.TrimRight(*server, "/"), stdout)
-	case "":
+	case cmd == "":
 		fs.Usage()
 		return 2, errors.New("no command")
+	case commands[cmd] == nil:
+		fs.Usage()
+		return 2, fmt.Errorf("unknown command %q", cmd)
 	}
-	fs.Usage()
-	return 2, fmt.Errorf("unknown command %q", fs.Arg(0))
+	err := commands[cmd](ctx, o, rest, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0, nil
+	case errors.Is(err, errUsage):
+		return 2, err
+	case errors.Is(err, errUnhealthy):
+		return 1, nil // status printed why
+	}
+	return 1, err
 }
 
-func status(ctx context.Context, base string, stdout io.Writer) (int, error) {
-	code := 0
-	for _, path := range []string{"/healthz", "/readyz"} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-		if err != nil {
-			return 2, fmt.Errorf("bad --server %q: %w", base, err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 1, fmt.Errorf("cannot reach the gateway at %s: %w", base, err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		_ = resp.Body.Close()
-		fmt.Fprintf(stdout, "%-8s %d %s\n", strings.TrimPrefix(path, "/"), resp.StatusCode, strings.TrimSpace(string(body)))
-		if resp.StatusCode != http.StatusOK {
-			code = 1
-		}
+// parseCommand parses a command's flags (common ones included), which may come before or
+// after its arguments, and checks the argument count and the output format.
+func parseCommand(name string, o *options, args []string, maxArgs int, stderr io.Writer,
+	define func(fs *flag.FlagSet),
+) ([]string, error) {
+	fs := flag.NewFlagSet("edgectl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	o.register(fs)
+	if define != nil {
+		define(fs)
 	}
-	return code, nil
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s: %w", errUsage, name, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) > maxArgs {
+		return nil, fmt.Errorf("%w: %s takes at most %d argument(s), got %s", errUsage, name, maxArgs,
+			strings.Join(positional, " "))
+	}
+	if o.output != "table" && o.output != "json" {
+		return nil, fmt.Errorf("%w: -o must be table or json, not %q", errUsage, o.output)
+	}
+	return positional, nil
 }
