@@ -45,7 +45,11 @@ type fakeHost struct {
 	mu       sync.Mutex
 	used     int
 	maxUsed  int
+	reserved int // reservations granted in all
 	seq      uint64
+	// leaveAfter, when set, frees each reserved slot again after that long (the player left)
+	// and announces it with a heartbeat.
+	leaveAfter time.Duration
 }
 
 func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
@@ -59,7 +63,16 @@ func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
 			r = protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "full"))
 		} else {
 			h.used++
+			h.reserved++
 			h.maxUsed = max(h.maxUsed, h.used)
+			if h.leaveAfter > 0 {
+				time.AfterFunc(h.leaveAfter, func() {
+					h.mu.Lock()
+					h.used--
+					h.mu.Unlock()
+					h.beatNow()
+				})
+			}
 		}
 		b, _ := json.Marshal(r)
 		_ = m.Respond(b)
@@ -76,6 +89,14 @@ func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
 
 func (h *fakeHost) beat(t *testing.T, state string) {
 	t.Helper()
+	if err := h.publishBeat(state); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *fakeHost) beatNow() { _ = h.publishBeat(protocol.HostReady) }
+
+func (h *fakeHost) publishBeat(state string) error {
 	h.mu.Lock()
 	h.seq++
 	hb := protocol.Heartbeat{
@@ -85,11 +106,9 @@ func (h *fakeHost) beat(t *testing.T, state string) {
 	h.mu.Unlock()
 	b, _ := json.Marshal(hb)
 	if err := h.nc.Publish(protocol.SubjectHeartbeat(h.id), b); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := h.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	return h.nc.Flush()
 }
 
 func waitHosts(t *testing.T, m *Matchmaker, n int) {
@@ -254,9 +273,10 @@ func TestHeartbeatValidation(t *testing.T) {
 	waitHosts(t, m, 0)
 }
 
-// TestNoDoubleBooking runs three matchmaker replicas against hosts that count their own
-// slots: under a burst of concurrent joins no host is ever asked beyond its slots, and every
-// join is either placed or refused with no_free_host.
+// TestNoDoubleBooking runs three matchmaker replicas against 20 hosts × 4 slots that count
+// their own slots, with 500 concurrent joins: no host is ever booked beyond its slots, every
+// join is placed or queued, and the queue drains as players leave (each fake player leaves
+// 50 ms after its slot was reserved).
 func TestNoDoubleBooking(t *testing.T) {
 	_, connect := startNATS(t)
 	var mms []*Matchmaker
@@ -270,23 +290,36 @@ func TestNoDoubleBooking(t *testing.T) {
 	}
 	hostConn := connect("hosts")
 	var hosts []*fakeHost
-	for i := range 5 {
-		h := newFakeHost(t, hostConn, fmt.Sprintf("h%d", i), 4)
+	for i := range 20 {
+		h := newFakeHost(t, hostConn, fmt.Sprintf("h%02d", i), 4)
+		h.leaveAfter = 50 * time.Millisecond
 		h.beat(t, protocol.HostReady)
 		hosts = append(hosts, h)
 	}
 	for _, m := range mms {
-		waitHosts(t, m, 5)
+		waitHosts(t, m, 20)
 	}
 	waitLeader(t, mms...)
+
 	client := connect("gateway")
-	const joins = 60
+	const joins = 500
+	var placedLater atomic.Int32
+	sub, err := client.Subscribe("edgeplay.client.*", func(msg *nats.Msg) {
+		var m protocol.Message
+		if json.Unmarshal(msg.Data, &m) == nil && m.Type == protocol.TypePlaced {
+			placedLater.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
 	var placed, queued atomic.Int32
 	var wg sync.WaitGroup
 	for i := range joins {
 		wg.Go(func() {
 			b, _ := json.Marshal(protocol.PlaceRequest{Session: fmt.Sprintf("s%d", i), Game: "demo"})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			resp, err := client.RequestWithContext(ctx, protocol.SubjectPlace, b)
 			if err != nil {
@@ -296,9 +329,9 @@ func TestNoDoubleBooking(t *testing.T) {
 			var r protocol.Reply
 			_ = json.Unmarshal(resp.Data, &r)
 			switch {
-			case r.OK && r.Queued:
+			case r.OK && r.Queued && r.Position > 0 && r.Position <= joins:
 				queued.Add(1)
-			case r.OK:
+			case r.OK && !r.Queued:
 				placed.Add(1)
 			default:
 				t.Errorf("unexpected reply %+v", r)
@@ -306,16 +339,27 @@ func TestNoDoubleBooking(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if placed.Load()+queued.Load() != joins {
+		t.Fatalf("placed %d + queued %d != %d joins", placed.Load(), queued.Load(), joins)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for placed.Load()+placedLater.Load() < joins {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue did not drain: %d placed at once, %d from the queue, of %d", placed.Load(), placedLater.Load(), joins)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	total := 0
 	for _, h := range hosts {
 		h.mu.Lock()
 		if h.maxUsed > h.slots {
 			t.Errorf("host %s booked %d of %d slots", h.id, h.maxUsed, h.slots)
 		}
-		total += h.used
+		total += h.reserved
 		h.mu.Unlock()
 	}
-	if int(placed.Load()) != total || total != 20 || placed.Load()+queued.Load() != joins {
-		t.Fatalf("placed %d, queued %d, hosts hold %d (want 20 placed and the rest queued of %d)", placed.Load(), queued.Load(), total, joins)
+	if total != joins {
+		t.Fatalf("hosts granted %d reservations, want exactly %d (one per join)", total, joins)
 	}
+	t.Logf("%d joins: %d placed at once, %d queued and placed as players left", joins, placed.Load(), placedLater.Load())
 }
