@@ -100,6 +100,35 @@ type regionPlan struct {
 	hosts []HostView
 }
 
+// better orders two hosts of one data center: pack puts the fullest host with room first,
+// spread the emptiest; ties by id.
+func (p Policy) better(a, b HostView) int {
+	c := cmp.Compare(a.Free(), b.Free())
+	if p.Spread {
+		c = -c
+	}
+	if c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// keep adds h to the region's best hosts, holding at most k (all when k is 0) in order. The
+// insertion keeps a decision O(hosts × k) rather than sorting every host of the data center.
+func (r *regionPlan) keep(h HostView, less func(a, b HostView) int, k int) {
+	i := len(r.hosts)
+	for i > 0 && less(h, r.hosts[i-1]) < 0 {
+		i--
+	}
+	if k > 0 && i >= k {
+		return
+	}
+	r.hosts = slices.Insert(r.hosts, i, h)
+	if k > 0 && len(r.hosts) > k {
+		r.hosts = r.hosts[:k]
+	}
+}
+
 // Decide orders the hosts a ticket may be placed on.
 func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 	capRTT := p.CapFor(t.Waited)
@@ -129,7 +158,7 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 			regions[h.Region] = r
 		}
 		r.free += h.Free()
-		r.hosts = append(r.hosts, h)
+		r.keep(h, p.better, p.MaxCandidates)
 	}
 	if !offered {
 		d.Code = protocol.CodeUnknownGame
@@ -167,16 +196,9 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 		return cmp.Compare(a.id, b.id)
 	})
 	for i, r := range plans {
-		slices.SortFunc(r.hosts, func(a, b HostView) int {
-			c := cmp.Compare(a.Free(), b.Free()) // pack: fullest first
-			if p.Spread {
-				c = -c
-			}
-			if c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
+		if p.MaxCandidates > 0 && len(d.Candidates) == p.MaxCandidates {
+			break
+		}
 		why := "nearest data center"
 		switch {
 		case t.RTT == nil:
