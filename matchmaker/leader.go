@@ -50,7 +50,11 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 			m.lq.abandon()
 		}
 		m.lq = nil
-		m.log.Warn("leadership lost", "why", why, "err", err)
+		if err == nil {
+			m.log.Info("leadership given up", "why", why)
+		} else {
+			m.log.Warn("leadership lost", "why", why, "err", err)
+		}
 	}
 	become := func() {
 		m.leader.Store(true)

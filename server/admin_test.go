@@ -630,3 +630,4 @@ func TestAdminShutdownEndsFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+

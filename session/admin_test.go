@@ -6,14 +6,19 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/natsd"
 	"github.com/edgeplay/edgeplay/protocol"
+	"github.com/edgeplay/edgeplay/server"
 )
 
 func TestSessionStatus(t *testing.T) {
@@ -117,11 +122,36 @@ func TestHostAnswersSessionsQuery(t *testing.T) {
 	}
 
 	raw, got := ask()
-	want := []protocol.SessionStatus{{ID: "s1", Game: "demo", Host: "h1", Region: "dxb-1", State: StateReserved}}
-	if len(got) != 1 || got[0] != want[0] {
+	want := protocol.SessionStatus{ID: "s1", Game: "demo", Host: "h1", Region: "dxb-1", State: StateReserved}
+	if len(got) != 1 || got[0] != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	if strings.Contains(raw, "started_at") {
 		t.Fatalf("a session that never connected has a start time: %s", raw)
+	}
+
+	// The same through the gateway's admin API, with a stand-in for the matchmaker's hosts
+	// query: the contract between this handler and server/admin.go.
+	hosts, _ := json.Marshal([]protocol.HostStatus{{Heartbeat: h.Heartbeat(), Health: "ready"}})
+	sub, err := nc.Subscribe(protocol.SubjectHosts, func(m *nats.Msg) { _ = m.Respond(hosts) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	gw := httptest.NewServer(server.New(server.Config{Logger: log, AdminToken: "tok"}, nc).Handler())
+	defer gw.Close()
+	hreq, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, gw.URL+"/v1/admin/sessions?host=h1", nil)
+	hreq.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var viaGateway []protocol.SessionStatus
+	if err := json.NewDecoder(resp.Body).Decode(&viaGateway); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("gateway: status %d: %v", resp.StatusCode, err)
+	}
+	if len(viaGateway) != 1 || viaGateway[0] != want || resp.Header.Get("X-Edgeplay-Missing-Hosts") != "" {
+		t.Fatalf("gateway: %+v (missing %q), want [%+v]", viaGateway, resp.Header.Get("X-Edgeplay-Missing-Hosts"), want)
 	}
 }

@@ -121,7 +121,7 @@ func firstLine(b []byte) string {
 // printJSON writes v's JSON, indented, as the -o json output.
 func printJSON(w io.Writer, raw []byte) error {
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+	if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
 		return fmt.Errorf("the gateway sent malformed JSON: %w", err)
 	}
 	buf.WriteByte('\n')

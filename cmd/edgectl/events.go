@@ -22,9 +22,9 @@ const maxEventLine = 1 << 20
 // runEvents: edgectl events [--follow] [--type T[,T...]] [--since D] [--limit N]
 func runEvents(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
 	var (
-		follow      bool
+		follow       bool
 		types, since string
-		limit       int
+		limit        int
 	)
 	if _, err := parseCommand("events", o, args, 0, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&follow, "follow", false, "keep printing new events until Ctrl-C")
@@ -91,7 +91,7 @@ type eventPrinter struct {
 	buf    [][]byte // -o json without --follow: the events so far
 }
 
-const eventFormat = "%-24s  %-14s  %-8s  %-12s  %-16s  %-8s  %s"
+const eventFormat = "%-24s  %-16s  %-8s  %-12s  %-16s  %-8s  %s"
 
 func (p *eventPrinter) start() {
 	if !p.json {

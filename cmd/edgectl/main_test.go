@@ -32,7 +32,7 @@ func TestStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ready = tt.ready
 			var out, errOut bytes.Buffer
-			code, err := run([]string{"--server", srv.URL, "status"}, &out, &errOut)
+			code, err := run(t.Context(), []string{"--server", srv.URL, "status"}, &out, &errOut)
 			if err != nil || code != tt.wantCode {
 				t.Fatalf("code %d err %v, want %d", code, err, tt.wantCode)
 			}
@@ -45,15 +45,56 @@ func TestStatus(t *testing.T) {
 
 func TestStatusUnreachable(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code, err := run([]string{"--server", "http://127.0.0.1:1", "status"}, &out, &errOut)
+	code, err := run(t.Context(), []string{"--server", "http://127.0.0.1:1", "status"}, &out, &errOut)
 	if code != 1 || err == nil || !strings.Contains(err.Error(), "cannot reach the gateway") {
 		t.Fatalf("code %d err %v", code, err)
 	}
 }
 
-func TestUnknownCommand(t *testing.T) {
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"no command", nil, 2, "no command"},
+		{"help", []string{"-h"}, 0, ""},
+		{"command help", []string{"hosts", "-h"}, 0, ""},
+		{"bad output", []string{"--token", "t", "hosts", "-o", "yaml"}, 2, "-o must be table or json"},
+		{"too many ids", []string{"--token", "t", "hosts", "a", "b"}, 2, "at most 1 argument"},
+		{"events takes no id", []string{"--token", "t", "events", "x"}, 2, "at most 0 argument"},
+		{"unknown flag", []string{"sessions", "--game", "demo"}, 2, "flag provided but not defined"},
+		{"id and filter", []string{"--token", "t", "sessions", "s1", "--host", "h1"}, 2, "not both"},
+		{"server without scheme", []string{"--token", "t", "--server", "localhost:8080", "hosts"}, 2, "must be an http://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code, err := run(t.Context(), tt.args, &out, &errOut)
+			if code != tt.code {
+				t.Fatalf("code %d (err %v), want %d", code, err, tt.code)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("err %v", err)
+				}
+				if !strings.Contains(errOut.String(), "Usage:") {
+					t.Fatalf("help printed %q", errOut.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err %v, want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code, err := run([]string{"frobnicate"}, &out, &errOut); code != 2 || err == nil {
-		t.Fatalf("code %d err %v", code, err)
+	if code, err := run(t.Context(), []string{"version"}, &out, &errOut); code != 0 || err != nil || out.String() != "edgectl dev\n" {
+		t.Fatalf("code %d err %v out %q", code, err, out.String())
 	}
 }
