@@ -363,3 +363,60 @@ func TestNoDoubleBooking(t *testing.T) {
 	}
 	t.Logf("%d joins: %d placed at once, %d queued and placed as players left", joins, placed.Load(), placedLater.Load())
 }
+
+// TestLeaderFailover: when the leader leaves, another replica takes the lease at once; when
+// the leader dies (its connection drops, the lease is not given back), another takes over
+// within the lease TTL. Placements work throughout.
+func TestLeaderFailover(t *testing.T) {
+	s, connect := startNATS(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	newReplica := func(name string) (*Matchmaker, *nats.Conn) {
+		nc, _, err := natsd.Connect("", s, name, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(Config{ID: name, LeaseTTL: time.Second, Logger: quiet}, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close(); nc.Close() })
+		return m, nc
+	}
+	a, aConn := newReplica("a")
+	waitLeader(t, a)
+	b, _ := newReplica("b")
+	c, _ := newReplica("c")
+	h := newFakeHost(t, connect("hosts"), "h1", 100)
+	h.beat(t, protocol.HostReady)
+	waitHosts(t, b, 1)
+	client := connect("gateway")
+
+	if r := place(t, client, "s1", "demo"); !r.OK || r.Host != "h1" {
+		t.Fatalf("placement with a as leader: %+v", r)
+	}
+	// Graceful: a closes and hands over.
+	a.Close()
+	aConn.Close()
+	waitLeader(t, b, c)
+	if r := place(t, client, "s2", "demo"); !r.OK || r.Host != "h1" {
+		t.Fatalf("placement after a left: %+v", r)
+	}
+	// Crash: the new leader's connection drops without giving the lease back.
+	leader, other := b, c
+	if c.IsLeader() {
+		leader, other = c, b
+	}
+	start := time.Now()
+	leader.nc.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !other.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("no takeover after the leader crashed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("takeover %s after the leader's connection dropped (lease TTL 1 s)", time.Since(start).Round(time.Millisecond))
+	if r := place(t, client, "s3", "demo"); !r.OK || r.Host != "h1" {
+		t.Fatalf("placement after the crash: %+v", r)
+	}
+}
