@@ -70,6 +70,7 @@ func run(args []string, stderr io.Writer) error {
 		regions   = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
 		simRTT    = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
 		probeKey  = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
+		natsCreds = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user; see docs/ARCHITECTURE.md)")
 		unsigned  = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr   = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
 		publicIP  = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")
@@ -107,6 +108,7 @@ func run(args []string, stderr io.Writer) error {
 
 	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log, ProbeKey: []byte(*probeKey)}
 	cfg.MatchmakerConfig.AllowUnsignedRTT = *unsigned
+	cfg.NATSCreds = *natsCreds
 	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
 	delays, err := parseRTTs(*simRTT)
 	if err != nil {
@@ -137,6 +139,7 @@ func run(args []string, stderr io.Writer) error {
 	switch cmd {
 	case "up":
 		cfg.GatewayAddr, cfg.Matchmaker = *addr, true
+		cfg.NATSAuth = cfg.NATSURL == "" // embedded NATS: a user per role
 		if len(cfg.ProbeKey) == 0 {
 			cfg.ProbeKey = randomKey()
 		}

@@ -33,6 +33,11 @@ type Config struct {
 	NATSHost string
 	NATSPort int
 	DataDir  string
+	// NATSAuth (embedded NATS) gives each role its own user and permissions, so that only
+	// hosts can publish heartbeats.
+	NATSAuth bool
+	// NATSCreds is a NATS credentials file for an external NATS (NATSURL).
+	NATSCreds string
 
 	// Gateway listens on GatewayAddr (e.g. ":8080"); empty runs no gateway.
 	GatewayAddr string
@@ -90,14 +95,21 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}()
 
 	if cfg.NATSURL == "" {
-		a.nats, err = natsd.Start(natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: cfg.DataDir})
+		a.nats, err = natsd.Start(natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: cfg.DataDir, Auth: cfg.NATSAuth})
 		if err != nil {
 			return a, err
 		}
 		a.log.Info("embedded NATS started", "url", a.nats.ClientURL(), "jetstream", true)
 	}
-	connect := func(name string) (*nats.Conn, error) {
-		nc, closeFn, err := natsd.Connect(cfg.NATSURL, a.nats, name, a.log)
+	connect := func(name string, role natsd.Role) (*nats.Conn, error) {
+		var opts []nats.Option
+		if a.nats != nil && cfg.NATSAuth {
+			opts = append(opts, nats.UserInfo(a.nats.Credentials(role)))
+		}
+		if cfg.NATSCreds != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+		}
+		nc, closeFn, err := natsd.Connect(cfg.NATSURL, a.nats, name, a.log, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	if cfg.Matchmaker {
-		nc, err := connect("edgeplay-matchmaker")
+		nc, err := connect("edgeplay-matchmaker", natsd.RoleMatchmaker)
 		if err != nil {
 			return a, err
 		}
@@ -125,7 +137,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 	}
 	for _, hc := range cfg.Hosts {
-		nc, err := connect("edgeplay-host-" + hc.ID)
+		nc, err := connect("edgeplay-host-"+hc.ID, natsd.RoleHost)
 		if err != nil {
 			return a, err
 		}
@@ -139,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		a.hosts = append(a.hosts, h)
 	}
 	if cfg.GatewayAddr != "" {
-		nc, err := connect("edgeplay-gateway")
+		nc, err := connect("edgeplay-gateway", natsd.RoleGateway)
 		if err != nil {
 			return a, err
 		}

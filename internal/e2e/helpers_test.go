@@ -38,7 +38,7 @@ func startApp(t *testing.T, o appOpts) *app.App {
 	if o.slots == 0 {
 		o.slots = 4
 	}
-	cfg := app.Config{GatewayAddr: "127.0.0.1:0", Matchmaker: true, Logger: testLogger()}
+	cfg := app.Config{GatewayAddr: "127.0.0.1:0", Matchmaker: true, NATSAuth: true, Logger: testLogger()}
 	for i := range o.hosts {
 		cfg.Hosts = append(cfg.Hosts, session.Config{
 			ID: fmt.Sprintf("host-%d", i+1), Slots: o.slots,

@@ -5,6 +5,8 @@ package natsd
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,12 +25,57 @@ type Config struct {
 	Host     string // listen address; default 127.0.0.1 (loopback only)
 	Port     int    // default -1: a random free port
 	StoreDir string // JetStream storage; "" makes a temporary directory removed on Shutdown
+	// Auth gives every role its own generated user with only the permissions it needs (see
+	// Permissions): a gateway cannot publish heartbeats, a host cannot place sessions.
+	Auth bool
+}
+
+// Role is a kind of NATS client; each has its own user and permissions.
+type Role string
+
+// Roles.
+const (
+	RoleHost       Role = "host"
+	RoleGateway    Role = "gateway"
+	RoleMatchmaker Role = "matchmaker"
+)
+
+// Permissions returns what a role may publish and subscribe to. Replies to requests are
+// allowed by the response permission, not by _INBOX publish rights. Deployments on an external
+// NATS give each role's user the same permissions (docs/ARCHITECTURE.md).
+func Permissions(r Role) *server.Permissions {
+	js := []string{"$JS.API.>", "_INBOX.>"}
+	p := &server.Permissions{Response: &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}}
+	switch r {
+	case RoleHost:
+		p.Publish = &server.SubjectPermission{Allow: []string{
+			protocol.SubjectHeartbeatAll, "edgeplay.events.>", "edgeplay.client.>", "_INBOX.>"}}
+		p.Subscribe = &server.SubjectPermission{Allow: []string{
+			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "_INBOX.>"}}
+	case RoleGateway:
+		p.Publish = &server.SubjectPermission{Allow: append([]string{
+			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions"}, js...)}
+		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.events.>", "_INBOX.>"}}
+	case RoleMatchmaker:
+		p.Publish = &server.SubjectPermission{Allow: append([]string{
+			"edgeplay.host.*.reserve", "edgeplay.events.>", "edgeplay.client.>", "$KV.>"}, js...)}
+		p.Subscribe = &server.SubjectPermission{Allow: []string{
+			protocol.SubjectHeartbeatAll, "edgeplay.mm.>", "edgeplay.events.>", "_INBOX.>"}}
+	}
+	return p
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
 	*server.Server
 	tmpDir string
+	creds  map[Role][2]string // user, password
+}
+
+// Credentials returns the user and password of a role, or empty strings without Auth.
+func (s *Server) Credentials(r Role) (user, password string) {
+	c := s.creds[r]
+	return c[0], c[1]
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -56,6 +103,16 @@ func Start(cfg Config) (*Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: 1 << 20,
+	}
+	if cfg.Auth {
+		s.creds = map[Role][2]string{}
+		for _, r := range []Role{RoleHost, RoleGateway, RoleMatchmaker} {
+			b := make([]byte, 18)
+			_, _ = rand.Read(b)
+			pw := base64.RawURLEncoding.EncodeToString(b)
+			s.creds[r] = [2]string{"edgeplay-" + string(r), pw}
+			opts.Users = append(opts.Users, &server.User{Username: "edgeplay-" + string(r), Password: pw, Permissions: Permissions(r)})
+		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -112,7 +169,7 @@ func EnsureStreams(ctx context.Context, nc *nats.Conn, replicas int) error {
 // Connect connects to url (or, when url is empty, to the embedded server s in-process) with
 // reconnects forever and logging of connection changes. The returned close function drains the
 // connection and waits until it is closed.
-func Connect(url string, s *Server, name string, log *slog.Logger) (*nats.Conn, func(), error) {
+func Connect(url string, s *Server, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, func(), error) {
 	closed := make(chan struct{})
 	opts := []nats.Option{
 		nats.Name(name),
@@ -125,6 +182,9 @@ func Connect(url string, s *Server, name string, log *slog.Logger) (*nats.Conn, 
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("nats error", "conn", name, "err", err)
+		}),
 	}
 	if url == "" {
 		if s == nil {
@@ -133,6 +193,7 @@ func Connect(url string, s *Server, name string, log *slog.Logger) (*nats.Conn, 
 		opts = append(opts, nats.InProcessServer(s.Server))
 		url = s.ClientURL()
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nats connect %s: %w", url, err)
