@@ -654,7 +654,7 @@ func (a *admin) readEvents(ctx context.Context, cfg jetstream.OrderedConsumerCon
 	if err != nil {
 		return err
 	}
-	defer a.deleteConsumer(cons)
+	defer a.deleteConsumer(ctx, cons)
 	if info := cons.CachedInfo(); info == nil || info.NumPending == 0 {
 		return nil
 	}
@@ -693,7 +693,7 @@ func (a *admin) followEvents(r *http.Request, out *eventWriter, eq eventsQuery, 
 	if err != nil {
 		return err
 	}
-	defer a.deleteConsumer(cons)
+	defer a.deleteConsumer(r.Context(), cons)
 	it, err := cons.Messages()
 	if err != nil {
 		return err
@@ -727,13 +727,14 @@ func (a *admin) followEvents(r *http.Request, out *eventWriter, eq eventsQuery, 
 }
 
 // deleteConsumer removes a finished request's consumer now rather than after
-// eventsConsumerIdle.
-func (a *admin) deleteConsumer(cons jetstream.Consumer) {
+// eventsConsumerIdle. It runs when the request may be over, so it does not inherit ctx's
+// cancellation.
+func (a *admin) deleteConsumer(ctx context.Context, cons jetstream.Consumer) {
 	info := cons.CachedInfo()
 	if info == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := a.js.DeleteConsumer(ctx, protocol.StreamEvents, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		a.log.Debug("delete events consumer", "consumer", info.Name, "err", err)

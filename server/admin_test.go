@@ -630,4 +630,3 @@ func TestAdminShutdownEndsFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

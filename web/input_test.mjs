@@ -185,6 +185,7 @@ test("placement rows", () => {
       ["probes", "dxb-1 8.3 · dxb-2 30.5 ms"],
     ],
   );
+  assert.deepEqual(formatPlacement({ region: "dxb-1", rtts: {} }, { "dxb-1": "DXB-1" }), [["data center", "dxb-1"]]);
   assert.deepEqual(
     formatPlacement({ region: null, placedRttMs: null, rtts: {}, queue: { position: 2, eta: 8 } }),
     [["queue", "position 2, about 8 s"]],

@@ -120,7 +120,8 @@ export function formatPlacement(info, names = {}) {
   const rows = [];
   if (info.region) {
     const name = names[info.region];
-    rows.push(["data center", name && name !== info.region ? `${info.region} (${name})` : info.region]);
+    const same = !name || name.toLowerCase() === info.region.toLowerCase();
+    rows.push(["data center", same ? info.region : `${info.region} (${name})`]);
   }
   if (info.placedRttMs != null) rows.push(["probe RTT", `${formatMs(info.placedRttMs)} ms`]);
   const probes = Object.entries(info.rtts ?? {});

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	if len(rest) > 0 {
 		rest = rest[1:]
 	}
-	var commands = map[string]func(context.Context, *options, []string, io.Writer, io.Writer) error{
+	commands := map[string]func(context.Context, *options, []string, io.Writer, io.Writer) error{
 		"status":   runStatus,
 		"hosts":    runHosts,
 		"sessions": runSessions,
