@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -418,5 +419,66 @@ func TestLeaderFailover(t *testing.T) {
 	t.Logf("takeover %s after the leader's connection dropped (lease TTL 1 s)", time.Since(start).Round(time.Millisecond))
 	if r := place(t, client, "s3", "demo"); !r.OK || r.Host != "h1" {
 		t.Fatalf("placement after the crash: %+v", r)
+	}
+}
+
+// TestResubmitAfterFailover: a queued ticket whose leader died is submitted again by its
+// gateway with the same RTT tokens, after they have expired and with their nonces already
+// used: the new leader accepts it and keeps its age.
+func TestResubmitAfterFailover(t *testing.T) {
+	s, connect := startNATS(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	key := []byte("0123456789abcdef0123456789abcdef")
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	newReplica := func(name string) *Matchmaker {
+		nc, closeFn, err := natsd.Connect("", s, name, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(Config{ID: name, ProbeKey: key, Logger: quiet, Now: clock, LeaseTTL: time.Second}, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close(); closeFn() })
+		return m
+	}
+	a := newReplica("a")
+	waitLeader(t, a)
+	h := newFakeHost(t, connect("hosts"), "h1", 0) // no slots: everything queues
+	h.beat(t, protocol.HostReady)
+	waitHosts(t, a, 1)
+	client := connect("gateway")
+
+	since := clock()
+	tok := probe.Sign(key, probe.Sample{Region: "r1", Session: "s1", RTT: 5 * time.Millisecond, Expires: since.Add(30 * time.Second)})
+	req := protocol.PlaceRequest{Session: "s1", Game: "demo", Since: since,
+		RTTs: []protocol.RTTClaim{{Region: "r1", Token: tok}}}
+	ask := func(req protocol.PlaceRequest) protocol.Reply {
+		b, _ := json.Marshal(req)
+		resp, err := client.Request(protocol.SubjectPlace, b, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r protocol.Reply
+		_ = json.Unmarshal(resp.Data, &r)
+		return r
+	}
+	if r := ask(req); !r.Queued {
+		t.Fatalf("first submission: %+v, want queued", r)
+	}
+	b := newReplica("b")
+	waitHosts(t, b, 1)
+	a.Close() // the leader goes; its queue with it
+	waitLeader(t, b)
+	now.Add(int64(time.Minute)) // the token has expired meanwhile
+	h.beat(t, protocol.HostReady)
+	if r := ask(req); r.Code != protocol.CodeBadRTT {
+		t.Fatalf("a fresh join with the expired token: %+v, want bad_rtt", r)
+	}
+	req.Resubmit = true
+	if r := ask(req); !r.Queued || r.Position != 1 {
+		t.Fatalf("re-submission: %+v, want queued at position 1", r)
 	}
 }

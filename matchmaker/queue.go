@@ -61,14 +61,18 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 		respondReply(msg, l.queuedReply(t))
 		return
 	}
-	rtt, err := m.verifyRTTs(req, now)
+	verifyAt := now
+	if req.Resubmit && !req.Since.IsZero() && req.Since.Before(now) && now.Sub(req.Since) < time.Hour {
+		verifyAt = req.Since // the tokens were valid when the ticket was first submitted
+	}
+	rtt, err := m.verifyRTTs(req, verifyAt)
 	if err != nil {
 		m.log.Info("join refused: bad RTT sample", "session", req.Session, "err", err)
 		respondReply(msg, protocol.FailReply(err))
 		return
 	}
 	t := &ticket{req: req, since: now, rtt: rtt}
-	if !req.Since.IsZero() && req.Since.Before(now) && now.Sub(req.Since) < time.Hour {
+	if req.Resubmit && verifyAt != now {
 		t.since = req.Since // re-submitted after a failover: keep its age
 	} else {
 		m.publishEvent(protocol.Event{Kind: "ticket_created", Session: req.Session, Game: req.Game})
@@ -254,7 +258,7 @@ func (m *Matchmaker) verifyRTTs(req protocol.PlaceRequest, now time.Time) (map[s
 			return nil, protocol.Errorf(protocol.CodeBadRTT, "the RTT sample for %s was measured for another data center", c.Region)
 		case s.Session != req.Session:
 			return nil, protocol.Errorf(protocol.CodeBadRTT, "the RTT sample for %s belongs to another session", c.Region)
-		case m.replay.Seen(s.Nonce, s.Expires, now):
+		case !req.Resubmit && m.replay.Seen(s.Nonce, s.Expires, now):
 			return nil, protocol.Errorf(protocol.CodeBadRTT, "the RTT sample for %s was already used", c.Region)
 		}
 		out[c.Region] = s.RTT

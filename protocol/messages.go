@@ -100,7 +100,7 @@ type RTTClaim struct {
 type RegionInfo struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
-	Probe string `json:"probe"` // websocket URL of the RTT probe; may be relative to the page
+	Probe string `json:"probe"` // URL of the RTT probe: ws(s)://, http(s)://, or relative to the /v1/play URL
 }
 
 // ProtocolVersion is sent in "welcome".

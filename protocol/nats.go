@@ -87,6 +87,9 @@ type PlaceRequest struct {
 	// Since is when the ticket was first created (a gateway re-submitting a ticket after a
 	// matchmaker failover keeps its place in the queue).
 	Since time.Time `json:"since,omitzero"`
+	// Resubmit marks a ticket the gateway submits again after the queue fell silent (a
+	// matchmaker failover): its RTT tokens are checked as of Since, and not against replay.
+	Resubmit bool `json:"resubmit,omitempty"`
 }
 
 // SubjectCancel: gateway → matchmaker, CancelRequest: the player left; drop the ticket.

@@ -279,6 +279,7 @@ func (c *playConn) waitPlaced(req protocol.PlaceRequest) (protocol.Reply, error)
 				continue
 			}
 			c.log.Info("queue updates stopped; submitting the ticket again")
+			req.Resubmit = true
 			r, err := c.place(req)
 			if err != nil {
 				return r, err

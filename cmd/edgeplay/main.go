@@ -24,6 +24,7 @@ import (
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/app"
+	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/session"
 )
@@ -240,8 +241,8 @@ func parseRTTs(s string) (map[string]time.Duration, error) {
 	for _, kv := range strings.Split(s, ",") {
 		id, d, ok := strings.Cut(kv, "=")
 		dur, err := time.ParseDuration(d)
-		if !ok || err != nil || dur < 0 || dur > time.Second || !protocol.ValidName(id) {
-			return nil, fmt.Errorf("--simulate-rtt %q: want REGION=DURATION pairs, e.g. dxb-1=8ms,dxb-2=30ms (each 0-1s)", kv)
+		if !ok || err != nil || dur < 0 || dur > probe.MaxSimulatedDelay || !protocol.ValidName(id) {
+			return nil, fmt.Errorf("--simulate-rtt %q: want REGION=DURATION pairs, e.g. dxb-1=8ms,dxb-2=30ms (each 0-%s)", kv, probe.MaxSimulatedDelay)
 		}
 		out[id] = dur
 	}

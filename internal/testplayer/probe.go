@@ -49,9 +49,16 @@ func (p *Player) MeasureRTTs(ctx context.Context, base string) ([]protocol.RTTCl
 func probeOne(ctx context.Context, base string, r protocol.RegionInfo, session string) (protocol.RTTClaim, error) {
 	u := r.Probe
 	if strings.HasPrefix(u, "/") {
-		u = "ws" + strings.TrimPrefix(base, "http") + u
+		u = strings.TrimSuffix(base, "/") + u
 	}
-	u += "&session=" + url.QueryEscape(session)
+	if strings.HasPrefix(u, "http") { // http(s):// → ws(s)://
+		u = "ws" + u[len("http"):]
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	u += sep + "session=" + url.QueryEscape(session)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{})
