@@ -59,9 +59,9 @@ var (
 	// so clients and proxies can tell a quiet stream from a dead one.
 	eventsKeepAlive = 15 * time.Second
 	// eventsPoll is how long a followed stream waits for an event before it checks whether
-	// the client left or the gateway is shutting down. http.Server.Shutdown neither cancels
-	// request contexts nor waits less than forever for a streaming response, so the stream
-	// must notice shutdown itself.
+	// the client left or the gateway is shutting down: http.Server.Shutdown does not cancel
+	// request contexts, it waits for the response to end (until its own deadline), so the
+	// stream must notice shutdown itself.
 	eventsPoll = 500 * time.Millisecond
 )
 

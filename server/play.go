@@ -70,7 +70,9 @@ type playConn struct {
 	ended  atomic.Bool        // the host said "ended"; no leave needed
 }
 
-var upgraderBuffers = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
+// Write buffers come from a pool and are held only while a message is written: most players
+// are idle between messages (a queued one for minutes), so this saves 4 KiB per connection.
+var upgraderBuffers = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{}}
 
 func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	up := upgraderBuffers
@@ -211,7 +213,11 @@ func (c *playConn) toHost(host string, m protocol.Message) {
 // join places the session and starts it on the host. It runs on its own goroutine so the reader
 // keeps serving (and noticing a closed socket) meanwhile.
 func (c *playConn) join(m protocol.Message) {
-	sub, err := c.s.nc.Subscribe(protocol.SubjectToClient(c.id), c.fromHost)
+	// A channel subscription: no goroutine per player; the server's dispatcher routes.
+	c.s.mu.Lock()
+	c.s.bySession[c.id] = c
+	c.s.mu.Unlock()
+	sub, err := c.s.nc.ChanSubscribe(protocol.SubjectToClient(c.id), c.s.clientMsgs)
 	if err != nil {
 		c.log.Error("subscribe failed", "err", err)
 		c.sendErr(protocol.Errorf(protocol.CodeInternal, ""), websocket.CloseInternalServerErr)
@@ -487,6 +493,9 @@ func (c *playConn) teardown() {
 	if sub != nil {
 		_ = sub.Unsubscribe()
 	}
+	c.s.mu.Lock()
+	delete(c.s.bySession, c.id)
+	c.s.mu.Unlock()
 	c.log.Debug("player disconnected")
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,13 @@ type Server struct {
 	httpSrv  *http.Server
 	shutOnce sync.Once
 	hostLost *nats.Subscription
+
+	// Messages for players (edgeplay.client.<session>) arrive on per-session channel
+	// subscriptions that all feed clientMsgs; one dispatcher goroutine routes them.
+	clientMsgs chan *nats.Msg
+	bySession  map[string]*playConn // guarded by mu
+	quit       chan struct{}
+	dispatchWG sync.WaitGroup
 }
 
 // New builds a gateway that talks to the rest of the system over nc.
@@ -88,6 +96,10 @@ func New(cfg Config, nc *nats.Conn) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, nc: nc, log: cfg.Logger.With("role", "gateway"), conns: map[*playConn]struct{}{}}
+	s.clientMsgs = make(chan *nats.Msg, 8192)
+	s.bySession = map[string]*playConn{}
+	s.quit = make(chan struct{})
+	s.dispatchWG.Go(s.dispatch)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /v1/play", s.handlePlay)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -186,6 +198,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			err = errors.Join(err, fmt.Errorf("gateway shutdown: %w", ctx.Err()))
 		}
+		close(s.quit)
+		s.dispatchWG.Wait()
 	})
 	return err
 }
@@ -207,4 +221,22 @@ func (s *Server) untrack(c *playConn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.connWG.Done()
+}
+
+// dispatch routes host and matchmaker messages to the player connections until Shutdown.
+func (s *Server) dispatch() {
+	for {
+		select {
+		case <-s.quit:
+			return
+		case msg := <-s.clientMsgs:
+			session := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
+			s.mu.Lock()
+			c := s.bySession[session]
+			s.mu.Unlock()
+			if c != nil {
+				c.fromHost(msg)
+			}
+		}
+	}
 }
