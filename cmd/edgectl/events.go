@@ -137,7 +137,7 @@ func (p *eventPrinter) line(b []byte) error {
 		detail = append(detail, "reason="+string(ev.Reason))
 	}
 	if ev.RTTMillis > 0 {
-		detail = append(detail, fmt.Sprintf("rtt=%.0fms", ev.RTTMillis))
+		detail = append(detail, "rtt="+millis(ev.RTTMillis))
 	}
 	if ev.Detail != "" {
 		detail = append(detail, strings.ReplaceAll(ev.Detail, "\n", " "))

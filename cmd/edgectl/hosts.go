@@ -8,26 +8,14 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"github.com/edgeplay/edgeplay/protocol"
 )
 
-// hostRow is what the hosts table shows of an admin API host object (docs/API.md). CPULoad
-// and GPUs are read when heartbeats carry them; until then their columns show "-".
+// hostRow is an admin API host object (docs/API.md): the matchmaker's HostStatus and "id".
 type hostRow struct {
-	ID        string   `json:"id"`
-	Region    string   `json:"region"`
-	State     string   `json:"state"`
-	Health    string   `json:"health"`
-	Slots     int      `json:"slots"`
-	Used      int      `json:"used"`
-	Reserved  int      `json:"reserved"`
-	Encoders  []string `json:"encoders"`
-	Version   string   `json:"version"`
-	AgeMillis int64    `json:"heartbeat_age_ms"`
-	CPULoad   *float64 `json:"cpu_load"` // 0..1 of all cores
-	GPUs      []struct {
-		Model string   `json:"model"`
-		Util  *float64 `json:"util"` // 0..1
-	} `json:"gpus"`
+	ID string `json:"id"`
+	protocol.HostStatus
 }
 
 // runHosts: edgectl hosts [ID] [--region R]
@@ -79,32 +67,24 @@ func runHosts(ctx context.Context, o *options, args []string, stdout, stderr io.
 		}
 		t.row(h.ID, h.Region, state,
 			fmt.Sprintf("%d/%d", h.Used+h.Reserved, h.Slots),
-			percent(h.CPULoad), orDash(strings.Join(h.Encoders, ",")), gpuText(h),
+			fmt.Sprintf("%.2f", h.CPULoad), orDash(strings.Join(h.Encoders, ",")), gpuText(h.GPUs),
 			orDash(h.Version), age(h.AgeMillis))
 	}
 	return t.flush()
 }
 
 // gpuText is the GPU model, with a count when there are several, and their mean utilisation.
-func gpuText(h hostRow) string {
-	if len(h.GPUs) == 0 {
+func gpuText(gpus []protocol.GPU) string {
+	if len(gpus) == 0 {
 		return "-"
 	}
-	s := orDash(h.GPUs[0].Model)
-	if len(h.GPUs) > 1 {
-		s = fmt.Sprintf("%dx%s", len(h.GPUs), s)
+	s := orDash(gpus[0].Model)
+	if len(gpus) > 1 {
+		s = fmt.Sprintf("%dx%s", len(gpus), s)
 	}
 	var sum float64
-	var n int
-	for _, g := range h.GPUs {
-		if g.Util != nil {
-			sum += *g.Util
-			n++
-		}
+	for _, g := range gpus {
+		sum += g.Utilization
 	}
-	if n > 0 {
-		mean := sum / float64(n)
-		s += " " + percent(&mean)
-	}
-	return s
+	return fmt.Sprintf("%s %.0f%%", s, sum/float64(len(gpus)))
 }

@@ -68,7 +68,7 @@ func runSessions(ctx context.Context, o *options, args []string, stdout, stderr 
 	for _, s := range rows {
 		rtt, dur, fps, rate := "-", "-", "-", "-"
 		if s.RTTMillis > 0 {
-			rtt = fmt.Sprintf("%.0fms", s.RTTMillis)
+			rtt = millis(s.RTTMillis)
 		}
 		if !s.StartedAt.IsZero() {
 			dur, fps, rate = duration(s.DurationSeconds), fmt.Sprintf("%.0f", s.FPS), bitrate(s.BitrateKbps)

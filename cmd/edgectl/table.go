@@ -37,12 +37,12 @@ func orDash(s string) string {
 	return s
 }
 
-// percent shows a 0..1 fraction as a whole percentage; nil is "-".
-func percent(f *float64) string {
-	if f == nil {
-		return "-"
+// millis shows a round-trip time: tenths below 10 ms, where they matter.
+func millis(ms float64) string {
+	if ms < 10 {
+		return fmt.Sprintf("%.1fms", ms)
 	}
-	return fmt.Sprintf("%.0f%%", *f*100)
+	return fmt.Sprintf("%.0fms", ms)
 }
 
 // age shows a heartbeat age: tenths of a second while it is fresh, whole units after.
