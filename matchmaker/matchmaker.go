@@ -16,7 +16,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -310,8 +309,10 @@ func (m *Matchmaker) sweep() {
 	for _, hb := range lost {
 		m.log.Warn("host lost: no heartbeat", "host", hb.Host, "ttl", m.cfg.HostTTL)
 		if m.leader.Load() {
-			m.publishEvent(protocol.Event{Kind: protocol.EventHostLost, Host: hb.Host, Region: hb.Region,
-				Reason: protocol.ReasonHostLost, Detail: fmt.Sprintf("no heartbeat for %s", m.cfg.HostTTL)})
+			m.publishEvent(protocol.Event{
+				Kind: protocol.EventHostLost, Host: hb.Host, Region: hb.Region,
+				Reason: protocol.ReasonHostLost, Detail: fmt.Sprintf("no heartbeat for %s", m.cfg.HostTTL),
+			})
 		}
 	}
 }
@@ -381,8 +382,11 @@ func (m *Matchmaker) Hosts() []protocol.Heartbeat {
 }
 
 // reserve asks host to hold a slot for the ticket.
-func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket) (protocol.Reply, error) {
-	body, _ := json.Marshal(protocol.ReserveRequest{Session: t.req.Session, Game: t.req.Game})
+func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket, rtt time.Duration) (protocol.Reply, error) {
+	body, _ := json.Marshal(protocol.ReserveRequest{
+		Session: t.req.Session, Game: t.req.Game,
+		RTTMillis: float64(rtt) / float64(time.Millisecond),
+	})
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)
 	defer cancel()
 	resp, err := m.nc.RequestWithContext(rctx, protocol.SubjectReserve(host), body)
@@ -401,5 +405,3 @@ func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket) (proto
 	}
 	return r, nil
 }
-
-var errNotLeader = errors.New("matchmaker: not the leader")

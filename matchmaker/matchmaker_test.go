@@ -453,8 +453,10 @@ func TestResubmitAfterFailover(t *testing.T) {
 
 	since := clock()
 	tok := probe.Sign(key, probe.Sample{Region: "r1", Session: "s1", RTT: 5 * time.Millisecond, Expires: since.Add(30 * time.Second)})
-	req := protocol.PlaceRequest{Session: "s1", Game: "demo", Since: since,
-		RTTs: []protocol.RTTClaim{{Region: "r1", Token: tok}}}
+	req := protocol.PlaceRequest{
+		Session: "s1", Game: "demo", Since: since,
+		RTTs: []protocol.RTTClaim{{Region: "r1", Token: tok}},
+	}
 	ask := func(req protocol.PlaceRequest) protocol.Reply {
 		b, _ := json.Marshal(req)
 		resp, err := client.Request(protocol.SubjectPlace, b, 5*time.Second)

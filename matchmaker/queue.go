@@ -95,8 +95,10 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	l.enqueue(t)
 	r := l.queuedReply(t)
 	m.log.Info("ticket queued", "session", req.Session, "game", req.Game, "position", r.Position, "eta_s", r.ETA)
-	m.publishEvent(protocol.Event{Kind: "queued", Session: req.Session, Game: req.Game,
-		Detail: fmt.Sprintf("position %d, eta %d s", r.Position, r.ETA)})
+	m.publishEvent(protocol.Event{
+		Kind: "queued", Session: req.Session, Game: req.Game,
+		Detail: fmt.Sprintf("position %d, eta %d s", r.Position, r.ETA),
+	})
 	respondReply(msg, r)
 }
 
@@ -129,9 +131,11 @@ func (l *leaderState) queuedReply(t *ticket) protocol.Reply {
 	if iv == 0 {
 		iv = defaultInterval
 	}
-	return protocol.Reply{OK: true, Queued: true, Position: pos,
+	return protocol.Reply{
+		OK: true, Queued: true, Position: pos,
 		ETA:     int((time.Duration(pos) * iv).Round(time.Second) / time.Second),
-		Message: fmt.Sprintf("all hosts are busy: position %d in the queue", pos)}
+		Message: fmt.Sprintf("all hosts are busy: position %d in the queue", pos),
+	}
 }
 
 func (l *leaderState) cancel(session string) {
@@ -209,7 +213,7 @@ func (l *leaderState) tryPlace(t *ticket) (protocol.Reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*m.cfg.ReserveTimeout)
 	defer cancel()
 	for _, c := range d.Candidates {
-		r, err := m.reserve(ctx, c.Host, t)
+		r, err := m.reserve(ctx, c.Host, t, c.RTT)
 		if err != nil {
 			m.log.Info("reservation refused", "host", c.Host, "session", t.req.Session, "err", err)
 			if ctx.Err() != nil {
@@ -221,8 +225,10 @@ func (l *leaderState) tryPlace(t *ticket) (protocol.Reply, error) {
 		r.Why = c.Reason
 		m.log.Info("session placed", "session", t.req.Session, "game", t.req.Game, "host", c.Host,
 			"region", c.Region, "rtt", c.RTT, "waited", m.cfg.Now().Sub(t.since).Round(time.Millisecond), "reason", c.Reason)
-		m.publishEvent(protocol.Event{Kind: "placed", Session: t.req.Session, Game: t.req.Game, Host: c.Host,
-			Region: c.Region, RTTMillis: r.RTTMillis, Detail: c.Reason})
+		m.publishEvent(protocol.Event{
+			Kind: "placed", Session: t.req.Session, Game: t.req.Game, Host: c.Host,
+			Region: c.Region, RTTMillis: r.RTTMillis, Detail: c.Reason,
+		})
 		return r, nil
 	}
 	return protocol.Reply{}, protocol.Errorf(protocol.CodeNoFreeHost, "no free host: every candidate refused the reservation")

@@ -104,6 +104,9 @@ type CancelRequest struct {
 type ReserveRequest struct {
 	Session string `json:"session"`
 	Game    string `json:"game"`
+	// RTTMillis is the player's measured RTT to the host's data center (0 = not measured),
+	// kept with the session for operators.
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
 }
 
 // Reply answers every NATS request in the protocol. OK false comes with a Code.

@@ -30,8 +30,10 @@ func (s *Server) WatchHostLost() error {
 			c.log.Warn("host lost; ending the session", "host", ev.Host)
 			c.ended.Store(true)
 			c.closing.Store(true)
-			c.sendMsg(protocol.Message{Type: protocol.TypeEnded, Reason: protocol.ReasonHostLost,
-				Message: "the game host stopped answering"}, websocket.CloseNormalClosure)
+			c.sendMsg(protocol.Message{
+				Type: protocol.TypeEnded, Reason: protocol.ReasonHostLost,
+				Message: "the game host stopped answering",
+			}, websocket.CloseNormalClosure)
 		}
 	})
 	if err != nil {

@@ -106,8 +106,10 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	metrics.PlayersConnected.Inc()
 	defer metrics.PlayersConnected.Dec()
 	c.wg.Go(c.writeLoop)
-	c.sendMsg(protocol.Message{Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id,
-		Regions: s.cfg.Regions}, 0)
+	c.sendMsg(protocol.Message{
+		Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id,
+		Regions: s.cfg.Regions,
+	}, 0)
 	// The connection outlives the HTTP request's context; c.ctx is its own.
 	c.readLoop() //nolint:contextcheck // see above
 	c.teardown()
@@ -312,8 +314,10 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 	metrics.PlacementSeconds.Observe(time.Since(started).Seconds())
 	c.log.Info("session placed", "host", reply.Host, "region", reply.Region, "rtt_ms", reply.RTTMillis,
 		"took", time.Since(started).Round(time.Microsecond), "reason", reply.Why)
-	c.sendMsg(protocol.Message{Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region,
-		RTTMillis: reply.RTTMillis, Why: reply.Why}, 0)
+	c.sendMsg(protocol.Message{
+		Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region,
+		RTTMillis: reply.RTTMillis, Why: reply.Why,
+	}, 0)
 
 	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart})
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)

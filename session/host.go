@@ -272,6 +272,9 @@ func (h *Host) reserve(req protocol.ReserveRequest) (*Session, error) {
 		return nil, protocol.Errorf(protocol.CodeNoFreeHost, "all %d slots in use", h.cfg.Slots)
 	}
 	s := newSession(h, req.Session, req.Game, factory)
+	if req.RTTMillis > 0 && req.RTTMillis < 10000 {
+		s.rttMillis = req.RTTMillis
+	}
 	h.sessions[req.Session] = s
 	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))
 	h.wg.Go(s.run)
@@ -313,9 +316,10 @@ func (h *Host) handleToHost(msg *nats.Msg) {
 
 // SessionInfo describes a session for ops and tests.
 type SessionInfo struct {
-	ID, Game string
-	State    string
-	Stats    Stats
+	ID, Game  string
+	State     string
+	Stats     Stats
+	RTTMillis float64 // the player's RTT to this data center when placed; 0 = unknown
 }
 
 // Sessions lists the host's sessions.
@@ -324,7 +328,7 @@ func (h *Host) Sessions() []SessionInfo {
 	defer h.mu.Unlock()
 	out := make([]SessionInfo, 0, len(h.sessions))
 	for _, s := range h.sessions {
-		out = append(out, SessionInfo{ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats()})
+		out = append(out, SessionInfo{ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats(), RTTMillis: s.rttMillis})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out

@@ -62,10 +62,11 @@ type inboxMsg struct {
 // PeerConnection and the input data channels. All state changes happen on the run goroutine;
 // pion callbacks and NATS handlers only post to its channels (house style 7).
 type Session struct {
-	id, game string
-	h        *Host
-	log      *slog.Logger
-	factory  game.Factory
+	id, game  string
+	h         *Host
+	rttMillis float64 // the player's RTT to this data center when placed; 0 = unknown
+	log       *slog.Logger
+	factory   game.Factory
 
 	inbox   chan inboxMsg
 	pcState chan webrtc.PeerConnectionState
@@ -481,7 +482,7 @@ func (s *Session) encodeLoop(ctx context.Context, track *webrtc.TrackLocalStatic
 		for _, p := range packets {
 			p.Timestamp += ts
 			if extID != 0 {
-				_ = p.Header.SetExtension(extID, playoutDelayZero)
+				_ = p.SetExtension(extID, playoutDelayZero)
 			}
 			if err := track.WriteRTP(p); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Debug("write rtp", "err", err)

@@ -162,7 +162,7 @@ func startBenchMatchmaker(ctx context.Context, b *benchNATS, cfg matchmaker.Conf
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger
 	}
-	m, err := matchmaker.New(cfg, nc)
+	m, err := matchmaker.New(cfg, nc) //nolint:contextcheck // the matchmaker outlives this call; Close stops it
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +279,10 @@ func newBenchFleet(n, slots, regions int) *benchFleet {
 func (f *benchFleet) views() []matchmaker.HostView {
 	out := make([]matchmaker.HostView, 0, len(f.hosts))
 	for _, h := range f.hosts {
-		out = append(out, matchmaker.HostView{ID: h.id, Region: h.region, State: protocol.HostReady,
-			Slots: h.slots, Used: h.used, Games: benchGames})
+		out = append(out, matchmaker.HostView{
+			ID: h.id, Region: h.region, State: protocol.HostReady,
+			Slots: h.slots, Used: h.used, Games: benchGames,
+		})
 	}
 	return out
 }
@@ -486,8 +488,10 @@ func benchPlacementE2E(ctx context.Context, f *benchFleet, o placementOpts) (*e2
 	}
 	defer m.Close()
 
-	res := &e2eResult{errs: map[string]int{}, hostConns: (len(f.hosts) + 999) / 1000,
-		clientConns: min(o.concurrency, 4), heartbeatsDuring: o.beat > 0}
+	res := &e2eResult{
+		errs: map[string]int{}, hostConns: (len(f.hosts) + 999) / 1000,
+		clientConns: min(o.concurrency, 4), heartbeatsDuring: o.beat > 0,
+	}
 	hostConns := make([]*nats.Conn, res.hostConns)
 	for i := range hostConns {
 		if hostConns[i], err = nb.connect(fmt.Sprintf("edgebench-hosts-%d", i)); err != nil {
@@ -540,8 +544,10 @@ func benchPlacementE2E(ctx context.Context, f *benchFleet, o placementOpts) (*e2
 		clients.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(i), 7))
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				body, _ := json.Marshal(protocol.PlaceRequest{Session: protocol.NewSessionID(), Game: benchGame,
-					RTTs: randomClaims(rng, f.regions, claimsPerTicket)})
+				body, _ := json.Marshal(protocol.PlaceRequest{
+					Session: protocol.NewSessionID(), Game: benchGame,
+					RTTs: randomClaims(rng, f.regions, claimsPerTicket),
+				})
 				rctx, cancel := context.WithTimeout(ctx, placeTimeout)
 				t0 := time.Now()
 				msg, err := nc.RequestWithContext(rctx, protocol.SubjectPlace, body)
@@ -764,8 +770,10 @@ func benchHeartbeats(ctx context.Context, n, pubs, window int, dur time.Duration
 			return nil, err
 		}
 		res.heartbeatBytes = len(prefix) + len(suffix) + 1
-		parts[i%pubs] = append(parts[i%pubs], &pubHost{id: h.id, subject: protocol.SubjectHeartbeat(h.id),
-			prefix: prefix, suffix: suffix, seq: 1})
+		parts[i%pubs] = append(parts[i%pubs], &pubHost{
+			id: h.id, subject: protocol.SubjectHeartbeat(h.id),
+			prefix: prefix, suffix: suffix, seq: 1,
+		})
 	}
 	fmt.Fprintf(stderr, "heartbeats: %d hosts registered in %s; sending for %s from %d connections (window %d)…\n",
 		n, res.registrationTime.Round(time.Millisecond), dur, pubs, window)
@@ -1347,7 +1355,9 @@ func runWSEcho(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	_ = srv.Close()
-	<-serveErr
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	// http.Server.Close does not close hijacked connections: close the websockets ourselves.
 	mu.Lock()
 	closing = true

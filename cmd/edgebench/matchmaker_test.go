@@ -107,8 +107,10 @@ func TestPlacementE2ESmall(t *testing.T) {
 		t.Skip("starts NATS")
 	}
 	f := newBenchFleet(40, 4, 5)
-	res, err := benchPlacementE2E(t.Context(), f, placementOpts{hosts: 40, slots: 4, regions: 5, concurrency: 4,
-		duration: 300 * time.Millisecond, beat: 100 * time.Millisecond})
+	res, err := benchPlacementE2E(t.Context(), f, placementOpts{
+		hosts: 40, slots: 4, regions: 5, concurrency: 4,
+		duration: 300 * time.Millisecond, beat: 100 * time.Millisecond,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if mc.ProbeKey == nil {
 			mc.ProbeKey = cfg.ProbeKey
 		}
-		if a.mm, err = matchmaker.New(mc, nc); err != nil {
+		if a.mm, err = matchmaker.New(mc, nc); err != nil { //nolint:contextcheck // the matchmaker outlives start-up; Close stops it
 			return a, err
 		}
 	}

@@ -24,8 +24,10 @@ func twoRegions(t *testing.T) *app.App {
 	_, _ = rand.Read(key)
 	return startApp(t, appOpts{hosts: 2, slots: 1, mutate: func(c *app.Config) {
 		c.ProbeKey = key
-		c.Regions = []app.Region{{ID: "dxb-1", Name: "DXB-1", SimulatedRTT: 8 * time.Millisecond},
-			{ID: "dxb-2", Name: "DXB-2", SimulatedRTT: 30 * time.Millisecond}}
+		c.Regions = []app.Region{
+			{ID: "dxb-1", Name: "DXB-1", SimulatedRTT: 8 * time.Millisecond},
+			{ID: "dxb-2", Name: "DXB-2", SimulatedRTT: 30 * time.Millisecond},
+		}
 		c.Hosts = nil
 		for _, r := range []string{"dxb-1", "dxb-2"} {
 			c.Hosts = append(c.Hosts, session.Config{
@@ -72,6 +74,13 @@ func TestPlacementAcrossDataCenters(t *testing.T) {
 		t.Fatalf("first player placed %+v, want dxb-1 as the nearest", first.Placed)
 	}
 	t.Logf("first: %s (rtt %.1f ms): %s", first.Placed.Region, first.Placed.RTTMillis, first.Placed.Why)
+	for _, h := range a.Hosts() {
+		for _, si := range h.Sessions() {
+			if si.ID == first.Session && si.RTTMillis < 8 {
+				t.Errorf("host keeps rtt %.1f ms for the session, want the measured ≥ 8 ms", si.RTTMillis)
+			}
+		}
+	}
 
 	second := dialProbe(t, a)
 	defer second.Close()

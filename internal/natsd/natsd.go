@@ -49,18 +49,23 @@ func Permissions(r Role) *server.Permissions {
 	switch r {
 	case RoleHost:
 		p.Publish = &server.SubjectPermission{Allow: []string{
-			protocol.SubjectHeartbeatAll, "edgeplay.events.>", "edgeplay.client.>", "_INBOX.>"}}
+			protocol.SubjectHeartbeatAll, "edgeplay.events.>", "edgeplay.client.>", "_INBOX.>",
+		}}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{
-			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "_INBOX.>"}}
+			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "_INBOX.>",
+		}}
 	case RoleGateway:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
-			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions"}, js...)}
+			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions",
+		}, js...)}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.events.>", "_INBOX.>"}}
 	case RoleMatchmaker:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
-			"edgeplay.host.*.reserve", "edgeplay.events.>", "edgeplay.client.>", "$KV.>"}, js...)}
+			"edgeplay.host.*.reserve", "edgeplay.events.>", "edgeplay.client.>", "$KV.>",
+		}, js...)}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{
-			protocol.SubjectHeartbeatAll, "edgeplay.mm.>", "edgeplay.events.>", "_INBOX.>"}}
+			protocol.SubjectHeartbeatAll, "edgeplay.mm.>", "edgeplay.events.>", "_INBOX.>",
+		}}
 	}
 	return p
 }
