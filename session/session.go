@@ -208,7 +208,9 @@ func (s *Session) run() {
 				case webrtc.PeerConnectionStateFailed:
 					return protocol.ReasonConnectionFailed, "ICE or DTLS failed"
 				case webrtc.PeerConnectionStateClosed:
-					return protocol.ReasonConnectionFailed, "peer connection closed"
+					// Only the player's side closes it while the session runs (a DTLS
+					// close_notify): an intentional hang-up, e.g. a closed tab.
+					return protocol.ReasonPlayerLeft, "the player closed the peer connection"
 				}
 			case in := <-s.inbox:
 				if r, d, end := s.handle(in); end {
