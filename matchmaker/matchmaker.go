@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgeplay/edgeplay/internal/natsd"
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	LeaseTTL       time.Duration // leader lease; a dead leader is replaced within this; default 3 s
 	QueueRefresh   time.Duration // how often queued players hear their position; default 1 s
 	MaxQueue       int           // tickets per game beyond which joins get no_free_host; default 10,000
+	// Replicas of the JetStream state the matchmaker creates (events stream, hosts stream,
+	// lease bucket): 1 on a single server (default), 3 on a cluster.
+	Replicas int
 
 	// ProbeKey verifies the signed RTT samples players bring (probe.Sign). Without a key, or
 	// with AllowUnsignedRTT, unsigned rtt_ms claims are accepted too: a development mode.
@@ -99,6 +103,10 @@ type Matchmaker struct {
 	// Owned by run.
 	lq *leaderState
 
+	events        chan pendingEvent
+	eventsDone    chan struct{}
+	eventsDropped atomic.Uint64
+
 	placeCh  chan *nats.Msg
 	cancelCh chan string
 	quit     chan struct{}
@@ -121,12 +129,14 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 	}
 	m := &Matchmaker{
 		cfg: cfg, nc: nc, js: js, log: cfg.Logger.With("role", "matchmaker", "replica", cfg.ID),
-		replay:   &probe.ReplayGuard{},
-		hosts:    map[string]*hostEntry{},
-		placeCh:  make(chan *nats.Msg, 4096),
-		cancelCh: make(chan string, 4096),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+		replay:     &probe.ReplayGuard{},
+		hosts:      map[string]*hostEntry{},
+		placeCh:    make(chan *nats.Msg, 4096),
+		events:     make(chan pendingEvent, eventQueue),
+		eventsDone: make(chan struct{}),
+		cancelCh:   make(chan string, 4096),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -147,7 +157,7 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 		return nil, err
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: leaseBucket, TTL: cfg.LeaseTTL, Storage: jetstream.MemoryStorage,
+		Bucket: leaseBucket, TTL: cfg.LeaseTTL, Storage: jetstream.MemoryStorage, Replicas: max(cfg.Replicas, 1),
 		Description: "edgeplay matchmaker leader lease",
 	})
 	if err != nil {
@@ -159,13 +169,17 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 		return nil, fmt.Errorf("nats flush: %w", err)
 	}
 	go m.run(kv)
+	go m.eventLoop()
 	return m, nil
 }
 
 // loadRegistry reads the last heartbeat of every host from the hosts stream, so a replica that
 // starts (or restarts) knows every live host at once rather than after a heartbeat interval.
 func (m *Matchmaker) loadRegistry(ctx context.Context) error {
-	if err := EnsureHostsStream(ctx, m.js); err != nil {
+	if err := EnsureHostsStream(ctx, m.js, m.cfg.Replicas); err != nil {
+		return err
+	}
+	if err := natsd.EnsureStreams(ctx, m.nc, m.cfg.Replicas); err != nil {
 		return err
 	}
 	cons, err := m.js.OrderedConsumer(ctx, StreamHosts, jetstream.OrderedConsumerConfig{
@@ -205,7 +219,7 @@ func (m *Matchmaker) loadRegistry(ctx context.Context) error {
 const StreamHosts = "EDGEPLAY_HOSTS"
 
 // EnsureHostsStream creates the hosts stream if needed.
-func EnsureHostsStream(ctx context.Context, js jetstream.JetStream) error {
+func EnsureHostsStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              StreamHosts,
 		Description:       "last heartbeat of every edgeplay session host",
@@ -214,6 +228,7 @@ func EnsureHostsStream(ctx context.Context, js jetstream.JetStream) error {
 		MaxMsgsPerSubject: 1,
 		MaxAge:            time.Minute,
 		Discard:           jetstream.DiscardOld,
+		Replicas:          max(replicas, 1),
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamHosts, err)
@@ -225,6 +240,7 @@ func EnsureHostsStream(ctx context.Context, js jetstream.JetStream) error {
 func (m *Matchmaker) Close() {
 	m.once.Do(func() { close(m.quit) })
 	<-m.done
+	<-m.eventsDone
 	m.unsubscribe()
 }
 
@@ -334,14 +350,6 @@ func (m *Matchmaker) snapshot() []HostView {
 		})
 	}
 	return out
-}
-
-func (m *Matchmaker) publishEvent(ev protocol.Event) {
-	ev.Time = m.cfg.Now().UTC()
-	b, _ := json.Marshal(ev)
-	if err := m.nc.Publish(protocol.SubjectEvent(ev.Kind), b); err != nil {
-		m.log.Warn("event publish failed", "kind", ev.Kind, "err", err)
-	}
 }
 
 // Statuses returns the registry for operators: every host with its health, by id.

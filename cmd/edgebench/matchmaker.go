@@ -1038,7 +1038,7 @@ func registerAndMeasure(ctx context.Context, n int, withMM bool) (memSnap, int, 
 	if err != nil {
 		return memSnap{}, 0, err
 	}
-	if err := matchmaker.EnsureHostsStream(sctx, js); err != nil {
+	if err := matchmaker.EnsureHostsStream(sctx, js, 1); err != nil {
 		return memSnap{}, 0, err
 	}
 	st, err := js.Stream(sctx, matchmaker.StreamHosts)

@@ -71,6 +71,7 @@ func run(args []string, stderr io.Writer) error {
 		regions   = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
 		simRTT    = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
 		probeKey  = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
+		jsRepl    = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
 		natsCreds = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user; see docs/ARCHITECTURE.md)")
 		unsigned  = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr   = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
@@ -110,6 +111,7 @@ func run(args []string, stderr io.Writer) error {
 	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log, ProbeKey: []byte(*probeKey)}
 	cfg.MatchmakerConfig.AllowUnsignedRTT = *unsigned
 	cfg.NATSCreds = *natsCreds
+	cfg.MatchmakerConfig.Replicas = *jsRepl
 	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
 	delays, err := parseRTTs(*simRTT)
 	if err != nil {

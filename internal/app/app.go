@@ -122,9 +122,6 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if err != nil {
 			return a, err
 		}
-		if err := natsd.EnsureStreams(ctx, nc, 1); err != nil {
-			return a, err
-		}
 		mc := cfg.MatchmakerConfig
 		if mc.Logger == nil {
 			mc.Logger = a.log
