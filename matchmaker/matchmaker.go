@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/internal/natsd"
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
@@ -99,7 +100,8 @@ type Matchmaker struct {
 	hosts map[string]*hostEntry // guarded by mu
 	subs  []*nats.Subscription
 
-	leader atomic.Bool
+	leader   atomic.Bool
+	badBeats atomic.Uint64
 	// Owned by run.
 	lq *leaderState
 
@@ -270,7 +272,10 @@ func parseHeartbeat(subject string, data []byte) (protocol.Heartbeat, bool) {
 func (m *Matchmaker) handleHeartbeat(msg *nats.Msg) {
 	hb, ok := parseHeartbeat(msg.Subject, msg.Data)
 	if !ok {
-		m.log.Warn("malformed heartbeat ignored", "subject", msg.Subject)
+		metrics.Rejected.WithLabelValues("heartbeat").Inc()
+		if n := m.badBeats.Add(1); n == 1 || n%1000 == 0 {
+			m.log.Warn("malformed heartbeat ignored", "subject", msg.Subject, "count", n)
+		}
 		return
 	}
 	m.apply(hb)

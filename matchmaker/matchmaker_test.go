@@ -484,3 +484,30 @@ func TestResubmitAfterFailover(t *testing.T) {
 		t.Fatalf("re-submission: %+v, want queued at position 1", r)
 	}
 }
+
+// TestRestartedReplicaKnowsHostsAtOnce: a matchmaker that starts while hosts are between
+// heartbeats knows them all immediately, from the hosts stream.
+func TestRestartedReplicaKnowsHostsAtOnce(t *testing.T) {
+	_, connect := startNATS(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	first, err := New(Config{Logger: quiet}, connect("mm1")) // creates the hosts stream
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostConn := connect("hosts")
+	for i := range 5 {
+		newFakeHost(t, hostConn, fmt.Sprintf("h%d", i), 4).beat(t, protocol.HostReady)
+	}
+	waitHosts(t, first, 5)
+	first.Close()
+
+	// No heartbeat is sent from here on.
+	restarted, err := New(Config{Logger: quiet}, connect("mm2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Close()
+	if n := len(restarted.Hosts()); n != 5 {
+		t.Fatalf("restarted replica knows %d hosts right after New, want 5", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 )
@@ -52,6 +53,7 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	var req protocol.PlaceRequest
 	if len(msg.Data) > 64<<10 || json.Unmarshal(msg.Data, &req) != nil ||
 		!protocol.ValidName(req.Session) || !protocol.ValidName(req.Game) || len(req.RTTs) > protocol.MaxRTTClaims {
+		metrics.Rejected.WithLabelValues("placement").Inc()
 		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadField, "malformed placement request")))
 		return
 	}
@@ -67,6 +69,7 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	}
 	rtt, err := m.verifyRTTs(req, verifyAt)
 	if err != nil {
+		metrics.Rejected.WithLabelValues("rtt").Inc()
 		m.log.Info("join refused: bad RTT sample", "session", req.Session, "err", err)
 		respondReply(msg, protocol.FailReply(err))
 		return
@@ -80,10 +83,12 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	if len(l.queues[req.Game]) == 0 {
 		r, err := l.tryPlace(t)
 		if err == nil {
+			metrics.Placements.WithLabelValues("placed").Inc()
 			respondReply(msg, r)
 			return
 		}
 		if protocol.CodeOf(err) != protocol.CodeNoFreeHost {
+			metrics.Placements.WithLabelValues("error").Inc()
 			respondReply(msg, protocol.FailReply(err))
 			return
 		}
@@ -93,6 +98,8 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 		return
 	}
 	l.enqueue(t)
+	metrics.Placements.WithLabelValues("queued").Inc()
+	metrics.QueueLength.WithLabelValues(t.req.Game).Set(float64(len(l.queues[t.req.Game])))
 	r := l.queuedReply(t)
 	m.log.Info("ticket queued", "session", req.Session, "game", req.Game, "position", r.Position, "eta_s", r.ETA)
 	m.publishEvent(protocol.Event{
@@ -156,6 +163,7 @@ func (l *leaderState) remove(t *ticket) {
 			break
 		}
 	}
+	metrics.QueueLength.WithLabelValues(t.req.Game).Set(float64(len(l.queues[t.req.Game])))
 }
 
 // process places queued tickets, first come first served per game, while slots allow.
@@ -173,6 +181,7 @@ func (l *leaderState) process() {
 				q = l.queues[game]
 				continue
 			}
+			metrics.Placements.WithLabelValues("placed").Inc()
 			now := l.m.cfg.Now()
 			if last, ok := l.lastPlaced[game]; ok {
 				gap := now.Sub(last)

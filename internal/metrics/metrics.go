@@ -59,3 +59,17 @@ var (
 		Buckets: latencyBuckets,
 	})
 )
+
+// Matchmaker.
+var (
+	Rejected = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_matchmaker_rejected_total",
+		Help: "Input the matchmaker refused, by kind (heartbeat, placement, rtt).",
+	}, []string{"kind"})
+	Placements = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_placements_total", Help: "Placements by outcome (placed, queued, error).",
+	}, []string{"outcome"})
+	QueueLength = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edgeplay_queue_length", Help: "Tickets waiting, by game (leader only).",
+	}, []string{"game"})
+)
