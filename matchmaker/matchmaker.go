@@ -395,10 +395,10 @@ func (m *Matchmaker) Hosts() []protocol.Heartbeat {
 }
 
 // reserve asks host to hold a slot for the ticket.
-func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket, rtt time.Duration) (protocol.Reply, error) {
+func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket, c Candidate) (protocol.Reply, error) {
 	body, _ := json.Marshal(protocol.ReserveRequest{
 		Session: t.req.Session, Game: t.req.Game,
-		RTTMillis: float64(rtt) / float64(time.Millisecond),
+		RTTMillis: float64(c.RTT) / float64(time.Millisecond), Reason: c.Reason,
 	})
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)
 	defer cancel()

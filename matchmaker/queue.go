@@ -222,7 +222,7 @@ func (l *leaderState) tryPlace(t *ticket) (protocol.Reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*m.cfg.ReserveTimeout)
 	defer cancel()
 	for _, c := range d.Candidates {
-		r, err := m.reserve(ctx, c.Host, t, c.RTT)
+		r, err := m.reserve(ctx, c.Host, t, c)
 		if err != nil {
 			m.log.Info("reservation refused", "host", c.Host, "session", t.req.Session, "err", err)
 			if ctx.Err() != nil {

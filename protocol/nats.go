@@ -107,6 +107,8 @@ type ReserveRequest struct {
 	// RTTMillis is the player's measured RTT to the host's data center (0 = not measured),
 	// kept with the session for operators.
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	// Reason is why the matchmaker chose this host, kept with the session for operators.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Reply answers every NATS request in the protocol. OK false comes with a Code.
@@ -200,8 +202,9 @@ type SessionStatus struct {
 	State  string `json:"state"` // reserved, connecting, playing, ended
 	// StartedAt is when the player's WebRTC connection came up; absent before that.
 	StartedAt       time.Time `json:"started_at,omitzero"`
-	DurationSeconds float64   `json:"duration_s"`   // since StartedAt
-	FPS             float64   `json:"fps"`          // frames encoded / DurationSeconds
-	BitrateKbps     float64   `json:"bitrate_kbps"` // video payload bits sent / DurationSeconds / 1000
-	RTTMillis       float64   `json:"rtt_ms"`       // the player's RTT; 0 = not measured
+	DurationSeconds float64   `json:"duration_s"`       // since StartedAt
+	FPS             float64   `json:"fps"`              // frames encoded / DurationSeconds
+	BitrateKbps     float64   `json:"bitrate_kbps"`     // video payload bits sent / DurationSeconds / 1000
+	RTTMillis       float64   `json:"rtt_ms"`           // the player's RTT; 0 = not measured
+	Reason          string    `json:"reason,omitempty"` // why the matchmaker placed it here
 }

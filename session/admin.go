@@ -44,7 +44,7 @@ func (h *Host) SessionStatuses(now time.Time) []protocol.SessionStatus {
 // seconds. A session that has not connected yet has no start time and zero rates.
 func sessionStatus(host, region string, si SessionInfo, now time.Time) protocol.SessionStatus {
 	st := protocol.SessionStatus{
-		ID: si.ID, Game: si.Game, Host: host, Region: region, State: si.State, RTTMillis: si.RTTMillis,
+		ID: si.ID, Game: si.Game, Host: host, Region: region, State: si.State, RTTMillis: si.RTTMillis, Reason: si.Reason,
 	}
 	if si.Stats.ConnectedSince.IsZero() {
 		return st

@@ -275,6 +275,9 @@ func (h *Host) reserve(req protocol.ReserveRequest) (*Session, error) {
 	if req.RTTMillis > 0 && req.RTTMillis < 10000 {
 		s.rttMillis = req.RTTMillis
 	}
+	if len(req.Reason) <= 512 {
+		s.reason = req.Reason
+	}
 	h.sessions[req.Session] = s
 	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))
 	h.wg.Go(s.run)
@@ -320,6 +323,7 @@ type SessionInfo struct {
 	State     string
 	Stats     Stats
 	RTTMillis float64 // the player's RTT to this data center when placed; 0 = unknown
+	Reason    string  // why the matchmaker placed it here
 }
 
 // Sessions lists the host's sessions.
@@ -328,7 +332,7 @@ func (h *Host) Sessions() []SessionInfo {
 	defer h.mu.Unlock()
 	out := make([]SessionInfo, 0, len(h.sessions))
 	for _, s := range h.sessions {
-		out = append(out, SessionInfo{ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats(), RTTMillis: s.rttMillis})
+		out = append(out, SessionInfo{ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats(), RTTMillis: s.rttMillis, Reason: s.reason})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out

@@ -65,6 +65,7 @@ type Session struct {
 	id, game  string
 	h         *Host
 	rttMillis float64 // the player's RTT to this data center when placed; 0 = unknown
+	reason    string  // why the matchmaker placed the session here
 	log       *slog.Logger
 	factory   game.Factory
 

@@ -76,8 +76,8 @@ func TestPlacementAcrossDataCenters(t *testing.T) {
 	t.Logf("first: %s (rtt %.1f ms): %s", first.Placed.Region, first.Placed.RTTMillis, first.Placed.Why)
 	for _, h := range a.Hosts() {
 		for _, si := range h.Sessions() {
-			if si.ID == first.Session && si.RTTMillis < 8 {
-				t.Errorf("host keeps rtt %.1f ms for the session, want the measured ≥ 8 ms", si.RTTMillis)
+			if si.ID == first.Session && (si.RTTMillis < 8 || !strings.Contains(si.Reason, "nearest")) {
+				t.Errorf("host keeps rtt %.1f ms and reason %q for the session, want the measured ≥ 8 ms and the policy's reason", si.RTTMillis, si.Reason)
 			}
 		}
 	}
