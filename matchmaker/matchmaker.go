@@ -98,6 +98,7 @@ type Matchmaker struct {
 
 	mu    sync.Mutex
 	hosts map[string]*hostEntry // guarded by mu
+	index *Index                // guarded by mu; the same hosts, arranged for placement
 	subs  []*nats.Subscription
 
 	leader   atomic.Bool
@@ -133,6 +134,7 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 		cfg: cfg, nc: nc, js: js, log: cfg.Logger.With("role", "matchmaker", "replica", cfg.ID),
 		replay:     &probe.ReplayGuard{},
 		hosts:      map[string]*hostEntry{},
+		index:      NewIndex(),
 		placeCh:    make(chan *nats.Msg, 4096),
 		events:     make(chan pendingEvent, eventQueue),
 		eventsDone: make(chan struct{}),
@@ -289,6 +291,7 @@ func (m *Matchmaker) applyAt(hb protocol.Heartbeat, seen time.Time) {
 	if hb.State == protocol.HostStopped {
 		_, known := m.hosts[hb.Host]
 		delete(m.hosts, hb.Host)
+		m.index.Remove(hb.Host)
 		m.mu.Unlock()
 		if known {
 			m.log.Info("host stopped", "host", hb.Host)
@@ -305,6 +308,7 @@ func (m *Matchmaker) applyAt(hb protocol.Heartbeat, seen time.Time) {
 		return // out of order; a restarted host starts again at 1
 	}
 	e.hb, e.seen = hb, seen
+	m.index.Upsert(hostView(hb, m.cfg.Now().Sub(seen) > m.cfg.SuspectAfter))
 	m.mu.Unlock()
 	if isNew {
 		m.log.Info("host registered", "host", hb.Host, "region", hb.Region, "slots", hb.Slots)
@@ -321,10 +325,14 @@ func (m *Matchmaker) sweep() {
 	var lost []protocol.Heartbeat
 	m.mu.Lock()
 	for id, e := range m.hosts {
-		if now.Sub(e.seen) > m.cfg.HostTTL {
+		age := now.Sub(e.seen)
+		if age > m.cfg.HostTTL {
 			delete(m.hosts, id)
+			m.index.Remove(id)
 			lost = append(lost, e.hb)
+			continue
 		}
+		m.index.SetSuspect(id, age > m.cfg.SuspectAfter)
 	}
 	m.mu.Unlock()
 	for _, hb := range lost {
@@ -338,23 +346,33 @@ func (m *Matchmaker) sweep() {
 	}
 }
 
-// snapshot returns the registry as placement sees it.
-func (m *Matchmaker) snapshot() []HostView {
+// decide runs the placement policy over the registry's index.
+func (m *Matchmaker) decide(t Ticket) Decision {
 	now := m.cfg.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]HostView, 0, len(m.hosts))
-	for id, e := range m.hosts {
-		age := now.Sub(e.seen)
-		if age > m.cfg.HostTTL {
-			continue // sweep will announce it
+	d := m.cfg.Policy.DecideIndexed(m.index, t)
+	// The sweep marks silent hosts suspect every 250 ms; drop a candidate that went silent
+	// since.
+	kept := d.Candidates[:0]
+	for _, c := range d.Candidates {
+		if e := m.hosts[c.Host]; e != nil && now.Sub(e.seen) <= m.cfg.SuspectAfter {
+			kept = append(kept, c)
 		}
-		out = append(out, HostView{
-			ID: id, Region: e.hb.Region, State: e.hb.State, Suspect: age > m.cfg.SuspectAfter,
-			Slots: e.hb.Slots, Used: e.hb.Used, Reserved: e.hb.Reserved, Games: e.hb.Games,
-		})
 	}
-	return out
+	d.Candidates = kept
+	if len(kept) == 0 && d.Code == "" {
+		d.Code = protocol.CodeNoFreeHost
+		d.Reason = "no free host: every host that offers the game is full, draining or not answering"
+	}
+	return d
+}
+
+func hostView(hb protocol.Heartbeat, suspect bool) HostView {
+	return HostView{
+		ID: hb.Host, Region: hb.Region, State: hb.State, Suspect: suspect,
+		Slots: hb.Slots, Used: hb.Used, Reserved: hb.Reserved, Games: hb.Games,
+	}
 }
 
 // Statuses returns the registry for operators: every host with its health, by id.

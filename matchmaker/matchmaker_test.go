@@ -205,7 +205,10 @@ func TestPlacement(t *testing.T) {
 			b.beat(t, protocol.HostReady)
 			time.Sleep(50 * time.Millisecond)
 		}, "demo", "b", ""},
-		{"hosts past the TTL are forgotten", func() { now.Add(int64(10 * time.Second)) }, "demo", "", protocol.CodeUnknownGame},
+		{"hosts past the TTL are forgotten", func() {
+			now.Add(int64(10 * time.Second))
+			waitHosts(t, m, 0) // the sweep runs every 250 ms
+		}, "demo", "", protocol.CodeUnknownGame},
 	}
 	for i, st := range steps {
 		if st.before != nil {

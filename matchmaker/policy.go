@@ -98,6 +98,7 @@ type regionPlan struct {
 	rtt   time.Duration
 	free  int
 	hosts []HostView
+	src   *regionIndex // DecideIndexed: where fill finds the hosts
 }
 
 // better orders two hosts of one data center: pack puts the fullest host with room first,
@@ -132,24 +133,18 @@ func (r *regionPlan) keep(h HostView, less func(a, b HostView) int, k int) {
 // Decide orders the hosts a ticket may be placed on.
 func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 	capRTT := p.CapFor(t.Waited)
-	d := Decision{Cap: capRTT}
 	regions := map[string]*regionPlan{}
-	offered, tooFar, busy := false, map[string]bool{}, 0
+	offered, tooFar := false, false
 	for _, h := range hosts {
 		if !slices.Contains(h.Games, t.Game) {
 			continue
 		}
 		offered = true
-		if h.State != protocol.HostReady || h.Suspect || h.Free() == 0 {
-			busy++
+		if !h.eligible() {
 			continue
 		}
-		rtt, measured := t.RTT[h.Region]
-		if t.RTT != nil && !measured {
-			continue // the player did not measure this data center
-		}
-		if t.RTT != nil && rtt > capRTT {
-			tooFar[h.Region] = true
+		rtt, ok := p.reach(t, h.Region, capRTT, &tooFar)
+		if !ok {
 			continue
 		}
 		r := regions[h.Region]
@@ -160,15 +155,47 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 		r.free += h.Free()
 		r.keep(h, p.better, p.MaxCandidates)
 	}
+	plans := make([]*regionPlan, 0, len(regions))
+	for _, r := range regions {
+		plans = append(plans, r)
+	}
+	return p.finish(t, capRTT, offered, tooFar, plans, nil)
+}
+
+// eligible: the host may take a new session now.
+func (h HostView) eligible() bool {
+	return h.State == protocol.HostReady && !h.Suspect && h.Free() > 0
+}
+
+// reach says whether the ticket may go to region and at what RTT; it notes regions that are
+// measured but beyond the cap.
+func (p Policy) reach(t Ticket, region string, capRTT time.Duration, tooFar *bool) (time.Duration, bool) {
+	if t.RTT == nil {
+		return 0, true
+	}
+	rtt, measured := t.RTT[region]
+	if !measured {
+		return 0, false // the player did not measure this data center
+	}
+	if rtt > capRTT {
+		*tooFar = true
+		return 0, false
+	}
+	return rtt, true
+}
+
+// finish orders the data centers and writes the decision. Decide and DecideIndexed share it.
+func (p Policy) finish(t Ticket, capRTT time.Duration, offered, tooFar bool, plans []*regionPlan, fill func(*regionPlan)) Decision {
+	d := Decision{Cap: capRTT}
 	if !offered {
 		d.Code = protocol.CodeUnknownGame
 		d.Reason = fmt.Sprintf("no host offers game %q", t.Game)
 		return d
 	}
-	if len(regions) == 0 {
+	if len(plans) == 0 {
 		d.Code = protocol.CodeNoFreeHost
 		switch {
-		case len(tooFar) > 0:
+		case tooFar:
 			d.Reason = fmt.Sprintf("no free host: free hosts only in data centers beyond the %s RTT cap", capRTT)
 		default:
 			d.Reason = "no free host: every host that offers the game is full, draining or not answering"
@@ -176,14 +203,12 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 		return d
 	}
 
-	plans := make([]*regionPlan, 0, len(regions))
-	for _, r := range regions {
-		plans = append(plans, r)
-	}
 	// Nearest first; near-ties by free capacity; then by id for determinism. The tie test
 	// compares each pair, so it is a proper ordering only as long as Tie is small against
 	// the gaps between data centers, which is what it is for.
-	slices.SortFunc(plans, func(a, b *regionPlan) int {
+	// Sorting from a fixed order (by id, stable) makes the result independent of map order.
+	slices.SortFunc(plans, func(a, b *regionPlan) int { return cmp.Compare(a.id, b.id) })
+	slices.SortStableFunc(plans, func(a, b *regionPlan) int {
 		if diff := a.rtt - b.rtt; diff > p.Tie || -diff > p.Tie {
 			return cmp.Compare(a.rtt, b.rtt)
 		}
@@ -209,6 +234,9 @@ func (p Policy) Decide(hosts []HostView, t Ticket) Decision {
 			why = fmt.Sprintf("next nearest (%d nearer ones full or refused)", i)
 		case i == 0 && len(plans) > 1 && plans[1].rtt-r.rtt <= p.Tie:
 			why = fmt.Sprintf("within %s of another; most free slots", p.Tie)
+		}
+		if fill != nil {
+			fill(r)
 		}
 		for _, h := range r.hosts {
 			if p.MaxCandidates > 0 && len(d.Candidates) == p.MaxCandidates {

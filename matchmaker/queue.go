@@ -215,7 +215,7 @@ func (l *leaderState) notify() {
 // tryPlace decides and reserves; a nil error means the ticket is placed.
 func (l *leaderState) tryPlace(t *ticket) (protocol.Reply, error) {
 	m := l.m
-	d := m.cfg.Policy.Decide(m.snapshot(), Ticket{Session: t.req.Session, Game: t.req.Game, RTT: t.rtt, Waited: m.cfg.Now().Sub(t.since)})
+	d := m.decide(Ticket{Session: t.req.Session, Game: t.req.Game, RTT: t.rtt, Waited: m.cfg.Now().Sub(t.since)})
 	if len(d.Candidates) == 0 {
 		return protocol.Reply{}, protocol.Errorf(d.Code, "%s", d.Reason)
 	}
