@@ -24,7 +24,7 @@ const (
 	// a message_too_large error first.
 	hardReadLimit = 1 << 20
 	writeTimeout  = 10 * time.Second
-	sendQueue     = 64
+	sendQueue     = 32
 	// maxDropped rate-limited messages before the socket is closed.
 	maxDropped = 100
 	// leaveGrace is how long after "leave" the gateway waits for the host's "ended".
@@ -72,7 +72,7 @@ type playConn struct {
 
 // Write buffers come from a pool and are held only while a message is written: most players
 // are idle between messages (a queued one for minutes), so this saves 4 KiB per connection.
-var upgraderBuffers = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{}}
+var upgraderBuffers = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{}}
 
 func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	up := upgraderBuffers
