@@ -101,6 +101,9 @@ type RegionInfo struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Probe string `json:"probe"` // URL of the RTT probe: ws(s)://, http(s)://, or relative to the /v1/play URL
+	// Gateway is the base URL of the data center's own gateway (its web client and
+	// /v1/play); empty when it is this gateway.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // ProtocolVersion is sent in "welcome".

@@ -71,6 +71,7 @@ func run(args []string, stderr io.Writer) error {
 		regions   = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
 		simRTT    = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
 		probeKey  = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
+		peers     = fs.String("peers", "", "other data centers a gateway lists for RTT probes: ID=GATEWAY-URL pairs, e.g. dxb-2=https://gw.dxb-2.example (gateway)")
 		jsRepl    = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
 		natsCreds = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user; see docs/ARCHITECTURE.md)")
 		unsigned  = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
@@ -182,6 +183,18 @@ func run(args []string, stderr io.Writer) error {
 		cfg.GatewayAddr = *addr
 		if len(cfg.ProbeKey) > 0 && protocol.ValidName(*region) {
 			cfg.Regions = []app.Region{{ID: *region, Name: regionName(*region), SimulatedRTT: delays[*region]}}
+			for _, kv := range strings.Split(*peers, ",") {
+				if kv == "" {
+					continue
+				}
+				id, u, ok := strings.Cut(kv, "=")
+				if !ok || !protocol.ValidName(id) || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+					return fmt.Errorf("--peers %q: want ID=http(s)://gateway pairs", kv)
+				}
+				u = strings.TrimSuffix(u, "/")
+				cfg.Regions = append(cfg.Regions, app.Region{ID: id, Name: regionName(id),
+					ProbeURL: u + "/v1/probe?region=" + id, GatewayURL: u})
+			}
 		}
 	case "matchmaker":
 		cfg.Matchmaker = true

@@ -64,6 +64,9 @@ type Config struct {
 type Region struct {
 	ID, Name     string
 	SimulatedRTT time.Duration
+	// ProbeURL and GatewayURL locate the data center's own gateway when it is not this
+	// process's; empty: this gateway serves its probe.
+	ProbeURL, GatewayURL string
 }
 
 // App is a running set of roles.
@@ -162,8 +165,12 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if len(cfg.Regions) > 0 {
 			delays := map[string]time.Duration{}
 			for _, r := range cfg.Regions {
-				delays[r.ID] = r.SimulatedRTT
-				gc.Regions = append(gc.Regions, protocol.RegionInfo{ID: r.ID, Name: r.Name, Probe: "/v1/probe?region=" + r.ID})
+				info := protocol.RegionInfo{ID: r.ID, Name: r.Name, Probe: r.ProbeURL, Gateway: r.GatewayURL}
+				if info.Probe == "" { // measured here
+					delays[r.ID] = r.SimulatedRTT
+					info.Probe = "/v1/probe?region=" + r.ID
+				}
+				gc.Regions = append(gc.Regions, info)
 			}
 			pc := probe.HandlerConfig{Key: cfg.ProbeKey, Regions: delays, Logger: a.log}
 			if err := pc.Validate(); err != nil {
