@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -25,12 +26,13 @@ const (
 	TypeLeave     = "leave"     // {}
 
 	// Server → client.
-	TypeWelcome = "welcome" // {version, session, regions}: sent once the socket is open
-	TypeQueued  = "queued"  // {position, eta_s}: no slot yet; repeated at least every 2 s
-	TypePlaced  = "placed"  // {session, host, region, rtt_ms, reason}
-	TypeOffer   = "offer"   // {sdp}
-	TypeEnded   = "ended"   // {reason, message}
-	TypeError   = "error"   // {code, message}
+	TypeWelcome  = "welcome"  // {version, session, regions}: sent once the socket is open
+	TypeQueued   = "queued"   // {position, eta_s}: no slot yet; repeated at least every 2 s
+	TypePlaced   = "placed"   // {session, host, region, rtt_ms, reason}
+	TypeOffer    = "offer"    // {sdp}
+	TypeEnded    = "ended"    // {reason, message}
+	TypeDraining = "draining" // {deadline, message}: the host is being taken out of service
+	TypeError    = "error"    // {code, message}
 )
 
 // Reason says why a session ended. Stable, documented values.
@@ -82,6 +84,8 @@ type Message struct {
 	// placed: the RTT to the chosen data center and why it was chosen.
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
 	Why       string  `json:"reason_text,omitempty"`
+	// draining: when the session will end.
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // MaxRTTClaims bounds the RTT samples in a join.

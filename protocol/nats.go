@@ -69,12 +69,24 @@ type GPU struct {
 	Utilization float64 `json:"utilization"` // percent
 }
 
-// Host states carried in heartbeats.
+// Host states carried in heartbeats: ready ⇄ draining → drained (empty) → stopped.
 const (
 	HostReady    = "ready"
 	HostDraining = "draining"
+	HostDrained  = "drained"
 	HostStopped  = "stopped"
 )
+
+// SubjectDrain: ops (gateway) → host request, DrainRequest → Reply{ok, heartbeat}.
+func SubjectDrain(host string) string { return "edgeplay.host." + host + ".drain" }
+
+// DrainRequest drains a host (no new sessions; running ones end at Deadline; players are
+// told) or, with Drain false, puts it back in service. Both are idempotent.
+type DrainRequest struct {
+	Drain    bool      `json:"drain"`
+	Deadline time.Time `json:"deadline,omitzero"` // drain: when the remaining sessions end
+	Reason   string    `json:"reason,omitempty"`  // shown to the players, at most 256 bytes
+}
 
 // PlaceRequest asks the matchmaker for a host for a new session. The matchmaker answers with a
 // Reply: placed (OK), queued (OK false, Code queued) or an error; a queued ticket is placed

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -99,6 +100,8 @@ func (s *Server) mountAdmin() {
 	a.handle("GET /v1/admin/sessions", a.listSessions)
 	a.handle("GET /v1/admin/sessions/{id}", a.getSession)
 	a.handle("GET /v1/admin/events", a.events)
+	a.handle("POST /v1/admin/hosts/{id}/drain", a.drainHost)
+	a.handle("POST /v1/admin/hosts/{id}/undrain", a.drainHost)
 	s.mux.Handle("/v1/admin/", a)
 }
 
@@ -821,4 +824,63 @@ func (e *eventWriter) flush() error {
 		return nil
 	}
 	return err
+}
+
+// ---- drain ----
+
+// drainBody is the JSON body of POST /v1/admin/hosts/{id}/drain.
+type drainBody struct {
+	Deadline string `json:"deadline"` // a Go duration from now ("30m"); empty: the host's default grace
+	Reason   string `json:"reason"`
+}
+
+// POST /v1/admin/hosts/{id}/drain and /undrain: sent to the host, which acknowledges with its
+// new state. Both are idempotent.
+func (a *admin) drainHost(w http.ResponseWriter, r *http.Request) error {
+	if _, err := adminQuery(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	drain := strings.HasSuffix(r.URL.Path, "/drain")
+	req := protocol.DrainRequest{Drain: drain}
+	if drain {
+		var body drainBody
+		if r.Body != nil {
+			dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+			if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+				return protocol.Errorf(protocol.CodeBadField, "body must be JSON {\"deadline\": \"30m\", \"reason\": \"…\"}")
+			}
+		}
+		if body.Deadline != "" {
+			d, err := time.ParseDuration(body.Deadline)
+			if err != nil || d < 0 || d > 24*time.Hour {
+				return protocol.Errorf(protocol.CodeBadField, "deadline %.32q: want a duration from 0s to 24h, e.g. 30m", body.Deadline)
+			}
+			req.Deadline = time.Now().Add(d)
+		}
+		if len(body.Reason) > 256 {
+			return protocol.Errorf(protocol.CodeBadField, "reason is longer than 256 bytes")
+		}
+		req.Reason = body.Reason
+	}
+	hosts, err := a.hosts(r.Context())
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(hosts, func(h protocol.HostStatus) bool { return h.Host == id }) {
+		return errUnknownHost(id)
+	}
+	b, _ := json.Marshal(req)
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	reply, err := request(ctx, a.s.nc, protocol.SubjectDrain(id), b)
+	if err != nil {
+		return err
+	}
+	if reply.Heartbeat == nil {
+		return protocol.Errorf(protocol.CodeInternal, "")
+	}
+	a.log.Info("host drain changed", "host", id, "drain", drain, "state", reply.Heartbeat.State, "reason", req.Reason)
+	adminJSON(w, http.StatusOK, adminHost{ID: id, HostStatus: protocol.HostStatus{Heartbeat: *reply.Heartbeat, Health: "ready"}})
+	return nil
 }

@@ -383,7 +383,7 @@ func (c *playConn) fromHost(msg *nats.Msg) {
 		default:
 		}
 		return // start sends "placed" to the player itself
-	case protocol.TypeOffer, protocol.TypeCandidate, protocol.TypeError:
+	case protocol.TypeOffer, protocol.TypeCandidate, protocol.TypeError, protocol.TypeDraining:
 	case protocol.TypeEnded:
 		c.ended.Store(true)
 		closeCode = websocket.CloseNormalClosure

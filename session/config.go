@@ -34,6 +34,7 @@ type Config struct {
 	IdleTimeout       time.Duration // no input; default 10 min
 	DisconnectTimeout time.Duration // ICE disconnected → ended; default 10 s
 	HeartbeatInterval time.Duration // default 1 s
+	DrainGrace        time.Duration // drain deadline when the request names none; default 30 min
 
 	// InputRate and InputBurst bound each session's input messages per second; default 1000/200.
 	InputRate  float64
@@ -73,6 +74,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = time.Second
+	}
+	if c.DrainGrace == 0 {
+		c.DrainGrace = 30 * time.Minute
 	}
 	if c.InputRate == 0 {
 		c.InputRate = 1000

@@ -40,6 +40,12 @@ type Host struct {
 		gpus []protocol.GPU
 	}
 	subs []*nats.Subscription
+	// drain is guarded by mu.
+	drain struct {
+		deadline time.Time
+		reason   string
+		timer    *time.Timer
+	}
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -79,6 +85,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 
 	for subj, fn := range map[string]nats.MsgHandler{
 		protocol.SubjectReserve(cfg.ID):   h.handleReserve,
+		protocol.SubjectDrain(cfg.ID):     h.handleDrain,
 		protocol.SubjectToHostAll(cfg.ID): h.handleToHost,
 
 		protocol.SubjectHostSessions(cfg.ID): h.handleSessions, // admin.go
@@ -118,6 +125,9 @@ func (h *Host) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.mu.Lock()
 		h.state = protocol.HostStopped
+		if h.drain.timer != nil {
+			h.drain.timer.Stop()
+		}
 		sessions := make([]*Session, 0, len(h.sessions))
 		for _, s := range h.sessions {
 			sessions = append(sessions, s)
@@ -289,6 +299,10 @@ func (h *Host) remove(s *Session) {
 	h.mu.Lock()
 	if h.sessions[s.id] == s {
 		delete(h.sessions, s.id)
+	}
+	if h.state == protocol.HostDraining && len(h.sessions) == 0 {
+		h.state = protocol.HostDrained
+		h.log.Info("drained: no sessions left")
 	}
 	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))
 	h.mu.Unlock()

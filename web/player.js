@@ -39,6 +39,8 @@
 //                  jitterBufferMs, width, height, framesDecoded, framesDropped, codec, decoder,
 //                  c2pP50, c2pP95, c2pCount (null where not known)
 //   error          the last error text shown, or null
+//   drainDeadline  when the host that runs the session will end it (RFC 3339), after a
+//                  "draining" message; null otherwise
 //   endReason      why the last session ended: an ended.reason of PROTOCOL.md, the code of an
 //                  error that closes the socket (e.g. "no_free_host"), or "client" (the socket
 //                  was lost, ICE failed, or the connection could not be set up); null before
@@ -118,7 +120,7 @@ export class EdgeplayPlayer extends EventTarget {
     };
     this.info = {
       state: "idle", status: "ready", sessionId: null, host: null, region: null,
-      rtts: {}, queue: null, placedRttMs: null, placedReason: null,
+      rtts: {}, queue: null, placedRttMs: null, placedReason: null, drainDeadline: null,
       framesDecoded: 0, videoWidth: 0, videoHeight: 0, lastMarker: -1, lastSeq: 0,
       samples: [], stats: {}, error: null, endReason: null,
       sendKey: (code) => this.sendKey(code),
@@ -143,7 +145,7 @@ export class EdgeplayPlayer extends EventTarget {
     const info = this.info;
     Object.assign(info, {
       sessionId: null, host: null, region: null, framesDecoded: 0, videoWidth: 0, videoHeight: 0,
-      rtts: {}, queue: null, placedRttMs: null, placedReason: null,
+      rtts: {}, queue: null, placedRttMs: null, placedReason: null, drainDeadline: null,
       lastMarker: -1, lastSeq: 0, stats: {}, error: null, endReason: null,
     });
     info.samples.length = 0;
@@ -369,6 +371,22 @@ export class EdgeplayPlayer extends EventTarget {
         this.#finish(s, msg.reason ?? "error", level, text);
         break;
       }
+      case "draining": {
+        // The host is being taken out of service: keep playing, show a countdown.
+        const deadline = Date.parse(msg.deadline);
+        if (Number.isNaN(deadline)) break;
+        this.info.drainDeadline = msg.deadline;
+        clearInterval(s.drainTimer);
+        const tick = () => {
+          if (this.s !== s) { clearInterval(s.drainTimer); return; }
+          const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+          const mmss = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+          this.#banner("info", `this game host is being taken out of service: your session ends in ${mmss}`);
+        };
+        tick();
+        s.drainTimer = setInterval(tick, 1000);
+        break;
+      }
       case "error": {
         const text = msg.message || msg.code || "unknown error";
         if (FATAL_CODES.has(msg.code) || this.info.state === "finding" || this.info.state === "queued") {
@@ -530,6 +548,7 @@ export class EdgeplayPlayer extends EventTarget {
     if (this.s !== s) return;
     this.s = null;
     for (const t of s.timers) clearTimeout(t); // also clears intervals: they share one id list
+    clearInterval(s.drainTimer);
     cancelAnimationFrame(s.raf);
     cancelAnimationFrame(s.pollReq);
     if (s.frameReq && this.video.cancelVideoFrameCallback) this.video.cancelVideoFrameCallback(s.frameReq);

@@ -57,11 +57,23 @@ func (e *apiError) Error() string {
 // get sends GET path?query and returns the response when it is 200; any other answer becomes
 // an error that says what to do about it. The caller closes the body.
 func (c *client) get(ctx context.Context, path string, query url.Values) (*http.Response, error) {
+	return c.do(ctx, http.MethodGet, path, query, nil)
+}
+
+// do sends method path?query with an optional JSON body; see get.
+func (c *client) do(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Response, error) {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if body != nil && err == nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad --server %q: %w", errUsage, c.base, err)
 	}
@@ -81,14 +93,14 @@ func (c *client) get(ctx context.Context, path string, query url.Values) (*http.
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	ae := &apiError{Status: resp.StatusCode}
-	if json.Unmarshal(body, ae) != nil || ae.Code == "" {
+	if json.Unmarshal(errBody, ae) != nil || ae.Code == "" {
 		// Not the admin API talking: an older gateway, a proxy, or not a gateway at all.
 		if resp.StatusCode == http.StatusNotFound {
 			return nil, fmt.Errorf("%s has no admin API (HTTP 404): is it an edgeplay gateway, and a recent one?", c.base)
 		}
-		return nil, fmt.Errorf("the gateway at %s answered HTTP %d: %s", c.base, resp.StatusCode, firstLine(body))
+		return nil, fmt.Errorf("the gateway at %s answered HTTP %d: %s", c.base, resp.StatusCode, firstLine(errBody))
 	}
 	return nil, ae
 }

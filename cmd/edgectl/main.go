@@ -27,6 +27,10 @@ Usage:
                                         sessions on the hosts
   edgectl events [--follow] [--type T[,T...]] [--since D] [--limit N]
                                         session and host events (--follow: live)
+  edgectl drain HOST [--deadline 30m] [--reason TEXT]
+                                        no new sessions on HOST; running ones end at
+                                        the deadline, their players are told
+  edgectl undrain HOST                  put HOST back in service
   edgectl version
 
 Flags, before or after the command:
@@ -100,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		"hosts":    runHosts,
 		"sessions": runSessions,
 		"events":   runEvents,
+		"drain":    runDrain,
+		"undrain":  runUndrain,
 	}
 	switch {
 	case cmd == "version":

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/transport/v5/test"
+
+	"github.com/edgeplay/edgeplay/internal/app"
+	"github.com/edgeplay/edgeplay/internal/testplayer"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+func adminPost(t *testing.T, a *app.App, token, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.URL()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestDrain: draining a host stops new placements on it at once, keeps its session streaming,
+// tells the player the deadline, ends the session "drained" at the deadline, and leaves the
+// host "drained"; undrain puts it back in service.
+func TestDrain(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	const token = "test-admin-token"
+	a := startApp(t, appOpts{hosts: 2, slots: 2, mutate: func(c *app.Config) { c.Gateway.AdminToken = token }})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+
+	first, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := first.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	drained := first.Host
+
+	if code, _ := adminPost(t, a, "", "/v1/admin/hosts/"+drained+"/drain", `{}`); code != http.StatusUnauthorized {
+		t.Fatalf("drain without a token: %d, want 401", code)
+	}
+	if code, _ := adminPost(t, a, token, "/v1/admin/hosts/nope/drain", `{}`); code != http.StatusNotFound {
+		t.Fatalf("drain of an unknown host: %d, want 404", code)
+	}
+	if code, _ := adminPost(t, a, token, "/v1/admin/hosts/"+drained+"/drain", `{"deadline":"forever"}`); code != http.StatusBadRequest {
+		t.Fatalf("drain with a bad deadline: %d, want 400", code)
+	}
+	sent := time.Now()
+	code, body := adminPost(t, a, token, "/v1/admin/hosts/"+drained+"/drain", `{"deadline":"3s","reason":"maintenance"}`)
+	if code != http.StatusOK || body["state"] != protocol.HostDraining {
+		t.Fatalf("drain: %d %v, want 200 and state draining", code, body)
+	}
+	// Idempotent.
+	if code, body := adminPost(t, a, token, "/v1/admin/hosts/"+drained+"/drain", `{"deadline":"3s","reason":"maintenance"}`); code != http.StatusOK || body["state"] != protocol.HostDraining {
+		t.Fatalf("second drain: %d %v", code, body)
+	}
+
+	// New players go elsewhere at once.
+	second, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if _, err := second.Join(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if second.Host == drained {
+		t.Fatalf("a new session was placed on the draining host %s", drained)
+	}
+	t.Logf("drain command → next join placed elsewhere: %s", time.Since(sent).Round(time.Millisecond))
+
+	// The playing player is told, keeps streaming, and is ended "drained" at the deadline.
+	var draining protocol.Message
+	for {
+		m, err := first.Next(ctxFor(t, 5*time.Second))
+		if err != nil {
+			t.Fatalf("waiting for draining: %v", err)
+		}
+		if m.Type == protocol.TypeDraining {
+			draining = m
+			break
+		}
+	}
+	if draining.Deadline.IsZero() || !strings.Contains(draining.Message, "maintenance") {
+		t.Fatalf("draining message %+v, want the deadline and the reason", draining)
+	}
+	before := first.Received()
+	waitFor(t, 2*time.Second, "video keeps flowing while draining", func() bool { return first.Received() > before+30 })
+	for {
+		m, err := first.Next(ctxFor(t, 10*time.Second))
+		if err != nil {
+			t.Fatalf("waiting for ended: %v", err)
+		}
+		if m.Type == protocol.TypeEnded {
+			if m.Reason != protocol.ReasonDrained {
+				t.Fatalf("ended %+v, want drained", m)
+			}
+			break
+		}
+	}
+	waitFor(t, 5*time.Second, "the host reports drained", func() bool {
+		for _, h := range a.Matchmaker().Hosts() {
+			if h.Host == drained {
+				return h.State == protocol.HostDrained
+			}
+		}
+		return false
+	})
+
+	if code, body := adminPost(t, a, token, "/v1/admin/hosts/"+drained+"/undrain", ``); code != http.StatusOK || body["state"] != protocol.HostReady {
+		t.Fatalf("undrain: %d %v, want 200 and state ready", code, body)
+	}
+	first.Close()
+	second.Close()
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
