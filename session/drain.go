@@ -32,7 +32,6 @@ func (h *Host) handleDrain(msg *nats.Msg) {
 	}
 	hb := h.Heartbeat()
 	respond(msg, protocol.Reply{OK: true, Host: h.cfg.ID, Region: h.cfg.Region, Heartbeat: &hb})
-	h.publishHeartbeat(hb)
 }
 
 // Drain stops new sessions at once, tells every player the deadline, and ends the sessions
@@ -72,6 +71,7 @@ func (h *Host) Drain(deadline time.Time, reason string) error {
 	for _, s := range sessions {
 		h.sendToClient(s.id, protocol.Message{Type: protocol.TypeDraining, Deadline: deadline.UTC(), Message: text})
 	}
+	h.heartbeat() // the matchmaker stops placing here now, not at the next beat
 	h.log.Info("draining", "deadline", deadline.UTC(), "reason", reason, "sessions", len(sessions))
 	h.publishEvent(protocol.Event{Kind: "host_draining", Detail: fmt.Sprintf("deadline %s; %s", deadline.UTC().Format(time.RFC3339), reason)})
 	return nil
@@ -91,6 +91,7 @@ func (h *Host) Undrain() error {
 		h.drain.timer = nil
 	}
 	h.mu.Unlock()
+	h.heartbeat()
 	if was != protocol.HostReady {
 		h.log.Info("back in service", "was", was)
 		h.publishEvent(protocol.Event{Kind: "host_undrained"})

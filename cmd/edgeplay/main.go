@@ -61,29 +61,31 @@ func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edgeplay "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		natsURL   = fs.String("nats", "", "NATS server URLs, comma-separated (gateway, matchmaker, host); `up` embeds one when empty")
-		addr      = fs.String("addr", ":8080", "gateway HTTP listen address (up, gateway)")
-		dataDir   = fs.String("data", "", "embedded NATS JetStream directory (up); empty = temporary")
-		natsPort  = fs.Int("nats-port", -1, "embedded NATS client port on 127.0.0.1 (up); -1 = random")
-		hostID    = fs.String("id", "", "host id (host); default: the machine's hostname")
-		region    = fs.String("region", "local", "data center id of the host (host) or of the gateway's probe endpoint (gateway)")
-		slots     = fs.Int("slots", 0, "concurrent sessions per host (up: 2 per simulated host; host: 4)")
-		regions   = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
-		simRTT    = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
-		probeKey  = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
-		peers     = fs.String("peers", "", "other data centers a gateway lists for RTT probes: ID=GATEWAY-URL pairs, e.g. dxb-2=https://gw.dxb-2.example (gateway)")
-		jsRepl    = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
-		natsCreds = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user; see docs/ARCHITECTURE.md)")
-		unsigned  = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
-		udpAddr   = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
-		publicIP  = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")
-		encName   = fs.String("encoder", "auto", "H.264 encoder: auto, libx264, h264_nvenc, h264_vaapi (up, host)")
-		bitrate   = fs.Int("bitrate", 0, "video bitrate in kbit/s (up, host); 0 = encoder default")
-		size      = fs.String("size", "1280x720", "video size (up, host)")
-		fps       = fs.Int("fps", 60, "frames per second (up, host)")
-		idle      = fs.Duration("idle-timeout", 10*time.Minute, "end sessions without input for this long (up, host)")
-		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
-		logFormat = fs.String("log-format", "text", "text or json")
+		natsURL     = fs.String("nats", "", "NATS server URLs, comma-separated (gateway, matchmaker, host); `up` embeds one when empty")
+		addr        = fs.String("addr", ":8080", "gateway HTTP listen address (up, gateway)")
+		dataDir     = fs.String("data", "", "embedded NATS JetStream directory (up); empty = temporary")
+		natsPort    = fs.Int("nats-port", -1, "embedded NATS client port on 127.0.0.1 (up); -1 = random")
+		hostID      = fs.String("id", "", "host id (host); default: the machine's hostname")
+		region      = fs.String("region", "local", "data center id of the host (host) or of the gateway's probe endpoint (gateway)")
+		slots       = fs.Int("slots", 0, "concurrent sessions per host (up: 2 per simulated host; host: 4)")
+		regions     = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
+		simRTT      = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
+		probeKey    = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
+		peers       = fs.String("peers", "", "other data centers a gateway lists for RTT probes: ID=GATEWAY-URL pairs, e.g. dxb-2=https://gw.dxb-2.example (gateway)")
+		exitDrained = fs.Bool("exit-when-drained", false, "exit 0 once a drain has emptied the host (host)")
+		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
+		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
+		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user; see docs/ARCHITECTURE.md)")
+		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
+		udpAddr     = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
+		publicIP    = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")
+		encName     = fs.String("encoder", "auto", "H.264 encoder: auto, libx264, h264_nvenc, h264_vaapi (up, host)")
+		bitrate     = fs.Int("bitrate", 0, "video bitrate in kbit/s (up, host); 0 = encoder default")
+		size        = fs.String("size", "1280x720", "video size (up, host)")
+		fps         = fs.Int("fps", 60, "frames per second (up, host)")
+		idle        = fs.Duration("idle-timeout", 10*time.Minute, "end sessions without input for this long (up, host)")
+		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat   = fs.String("log-format", "text", "text or json")
 	)
 	switch cmd {
 	case "version", "-v", "--version":
@@ -137,7 +139,7 @@ func run(args []string, stderr io.Writer) error {
 			ID: id, Region: *region, Slots: *slots,
 			Games: map[string]game.Factory{"demo": demo.Factory},
 			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName,
-			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, Version: version,
+			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, DrainGrace: *grace, Version: version,
 		}, nil
 	}
 	switch cmd {
@@ -213,12 +215,26 @@ func run(args []string, stderr io.Writer) error {
 	if cmd != "up" && cfg.NATSURL == "" {
 		return errors.New("--nats is required (e.g. --nats nats://127.0.0.1:4222)")
 	}
-	return serve(cfg, log)
+	hm := hostMode{exitWhenDrained: *exitDrained, grace: *grace, drainOnTerm: cmd == "host"}
+	return serve(cfg, log, hm)
 }
 
-func serve(cfg app.Config, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// hostMode says how a session host process ends (the host command).
+type hostMode struct {
+	// drainOnTerm: SIGTERM drains the host (grace) and exits when it is empty or at the
+	// deadline, the Kubernetes preStop path; SIGINT still stops at once.
+	drainOnTerm bool
+	grace       time.Duration
+	// exitWhenDrained: exit 0 once an operator's drain has emptied the host.
+	exitWhenDrained bool
+}
+
+func serve(cfg app.Config, log *slog.Logger, hm hostMode) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	a, err := app.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -231,20 +247,58 @@ func serve(cfg app.Config, log *slog.Logger) error {
 		}
 		fmt.Fprintln(os.Stdout)
 	}
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
 	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case serveErr = <-a.ServeErr():
+	var drainUntil time.Time // set once SIGTERM started a drain
+loop:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGTERM && hm.drainOnTerm && drainUntil.IsZero() {
+				drainUntil = time.Now().Add(hm.grace)
+				log.Info("SIGTERM: draining before exit", "grace", hm.grace)
+				for _, h := range a.Hosts() {
+					if err := h.Drain(drainUntil, "the host is being updated"); err != nil {
+						log.Warn("drain failed", "host", h.ID(), "err", err)
+					}
+				}
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			break loop
+		case serveErr = <-a.ServeErr():
+			break loop
+		case <-poll.C:
+			if !drainUntil.IsZero() && time.Now().After(drainUntil.Add(2*time.Second)) {
+				log.Warn("drain deadline passed; stopping")
+				break loop
+			}
+			if (hm.exitWhenDrained || !drainUntil.IsZero()) && allDrained(a) {
+				log.Info("drained: exiting")
+				break loop
+			}
+		}
 	}
-	stop() // a second Ctrl-C kills the process the default way
-	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
+	signal.Stop(sigs) // a second Ctrl-C kills the process the default way
+	sctx, cancelClose := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancelClose()
 	if err := a.Close(sctx); err != nil {
 		return errors.Join(serveErr, err)
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// allDrained reports whether the process runs hosts and every one is drained (empty).
+func allDrained(a *app.App) bool {
+	hosts := a.Hosts()
+	for _, h := range hosts {
+		if h.Heartbeat().State != protocol.HostDrained {
+			return false
+		}
+	}
+	return len(hosts) > 0
 }
 
 // parseRTTs parses --simulate-rtt: "dxb-1=8ms,dxb-2=30ms".

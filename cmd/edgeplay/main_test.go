@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/protocol"
 )
 
 // TestMain lets the test binary act as the edgeplay command, so the signal test runs the real
@@ -122,6 +128,92 @@ func TestBadFlags(t *testing.T) {
 			}
 			if tt.want != "" && !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestHostDrainExits: a host process drains and exits 0 on SIGTERM (the Kubernetes preStop
+// path), and with --exit-when-drained it exits 0 once an operator's drain empties it.
+func TestHostDrainExits(t *testing.T) {
+	ns, err := natsd.Start(natsd.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, tt := range []struct {
+		name  string
+		extra []string
+		stop  func(cmd *exec.Cmd)
+	}{
+		{"sigterm", nil, func(cmd *exec.Cmd) { _ = cmd.Process.Signal(syscall.SIGTERM) }},
+		{"exit-when-drained", []string{"--exit-when-drained"}, nil}, // stop: a drain request, below
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "h-" + strings.ReplaceAll(t.Name(), "/", "-")
+			id = strings.ToLower(id)
+			states := make(chan string, 64)
+			sub, err := nc.Subscribe(protocol.SubjectHeartbeat(id), func(m *nats.Msg) {
+				var hb protocol.Heartbeat
+				if json.Unmarshal(m.Data, &hb) == nil {
+					select {
+					case states <- hb.State:
+					default:
+					}
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			args := append([]string{"host", "--nats", ns.ClientURL(), "--id", id, "--udp", "127.0.0.1:0",
+				"--drain-grace", "20s", "--log-level", "warn"}, tt.extra...)
+			cmd := exec.CommandContext(ctx, os.Args[0], args...)
+			cmd.Env = append(os.Environ(), "EDGEPLAY_TEST_MAIN=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case s := <-states:
+				if s != protocol.HostReady {
+					t.Fatalf("first heartbeat state %q", s)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no heartbeat; stderr:\n%s", stderr.String())
+			}
+			if tt.name == "exit-when-drained" {
+				tt.stop = func(*exec.Cmd) {
+					b, _ := json.Marshal(protocol.DrainRequest{Drain: true, Reason: "test"})
+					if _, err := nc.Request(protocol.SubjectDrain(id), b, 5*time.Second); err != nil {
+						t.Errorf("drain request: %v", err)
+					}
+				}
+			}
+			start := time.Now()
+			tt.stop(cmd)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exit: %v; stderr:\n%s", err, stderr.String())
+			}
+			if time.Since(start) > 15*time.Second {
+				t.Fatalf("an empty host took %s to exit (grace 20 s)", time.Since(start))
+			}
+			sawDrained := false
+			for len(states) > 0 {
+				if s := <-states; s == protocol.HostDrained {
+					sawDrained = true
+				}
+			}
+			if !sawDrained {
+				t.Error("no drained heartbeat before exit")
 			}
 		})
 	}
