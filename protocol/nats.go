@@ -77,6 +77,15 @@ const (
 	HostStopped  = "stopped"
 )
 
+// SubjectKick: ops (gateway) → host request, KickRequest → Reply: end a session with reason
+// "kicked".
+func SubjectKick(host string) string { return "edgeplay.host." + host + ".kick" }
+
+// KickRequest names the session to end.
+type KickRequest struct {
+	Session string `json:"session"`
+}
+
 // SubjectDrain: ops (gateway) → host request, DrainRequest → Reply{ok, heartbeat}.
 func SubjectDrain(host string) string { return "edgeplay.host." + host + ".drain" }
 

@@ -102,6 +102,7 @@ func (s *Server) mountAdmin() {
 	a.handle("GET /v1/admin/events", a.events)
 	a.handle("POST /v1/admin/hosts/{id}/drain", a.drainHost)
 	a.handle("POST /v1/admin/hosts/{id}/undrain", a.drainHost)
+	a.handle("POST /v1/admin/sessions/{id}/kick", a.kickSession)
 	s.mux.Handle("/v1/admin/", a)
 }
 
@@ -883,4 +884,34 @@ func (a *admin) drainHost(w http.ResponseWriter, r *http.Request) error {
 	a.log.Info("host drain changed", "host", id, "drain", drain, "state", reply.Heartbeat.State, "reason", req.Reason)
 	adminJSON(w, http.StatusOK, adminHost{ID: id, HostStatus: protocol.HostStatus{Heartbeat: *reply.Heartbeat, Health: "ready"}})
 	return nil
+}
+
+// POST /v1/admin/sessions/{id}/kick: the session's host ends it with reason "kicked"; its
+// player is told. Answers the session as it was.
+func (a *admin) kickSession(w http.ResponseWriter, r *http.Request) error {
+	if _, err := adminQuery(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	hosts, err := a.hosts(r.Context())
+	if err != nil {
+		return err
+	}
+	sessions, missing := a.sessionsOf(r.Context(), hosts)
+	a.reportMissing(w, r, missing)
+	for _, s := range sessions {
+		if s.ID != id {
+			continue
+		}
+		b, _ := json.Marshal(protocol.KickRequest{Session: id})
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if _, err := request(ctx, a.s.nc, protocol.SubjectKick(s.Host), b); err != nil {
+			return err
+		}
+		a.log.Info("session kicked", "session", id, "host", s.Host)
+		adminJSON(w, http.StatusOK, s)
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeNotFound, "no session %.64q (it may have ended)", id)
 }

@@ -120,3 +120,22 @@ func (h *Host) sessionsLocked() []*Session {
 	}
 	return out
 }
+
+// handleKick ends one session with reason "kicked" (ops → host, request-reply).
+func (h *Host) handleKick(msg *nats.Msg) {
+	var req protocol.KickRequest
+	if len(msg.Data) > 1024 || json.Unmarshal(msg.Data, &req) != nil || !protocol.ValidName(req.Session) {
+		respond(msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadField, "malformed kick request")))
+		return
+	}
+	h.mu.Lock()
+	s := h.sessions[req.Session]
+	h.mu.Unlock()
+	if s == nil {
+		respond(msg, protocol.FailReply(protocol.Errorf(protocol.CodeNotFound, "no session %s on this host", req.Session)))
+		return
+	}
+	s.log.Info("kicked by an operator")
+	s.stop(protocol.ReasonKicked)
+	respond(msg, protocol.Reply{OK: true, Host: h.cfg.ID, Region: h.cfg.Region})
+}

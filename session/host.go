@@ -86,6 +86,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	for subj, fn := range map[string]nats.MsgHandler{
 		protocol.SubjectReserve(cfg.ID):   h.handleReserve,
 		protocol.SubjectDrain(cfg.ID):     h.handleDrain,
+		protocol.SubjectKick(cfg.ID):      h.handleKick,
 		protocol.SubjectToHostAll(cfg.ID): h.handleToHost,
 
 		protocol.SubjectHostSessions(cfg.ID): h.handleSessions, // admin.go

@@ -31,6 +31,7 @@ Usage:
                                         no new sessions on HOST; running ones end at
                                         the deadline, their players are told
   edgectl undrain HOST                  put HOST back in service
+  edgectl kick SESSION                  end a session (reason "kicked"; the player is told)
   edgectl version
 
 Flags, before or after the command:
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		"events":   runEvents,
 		"drain":    runDrain,
 		"undrain":  runUndrain,
+		"kick":     runKick,
 	}
 	switch {
 	case cmd == "version":

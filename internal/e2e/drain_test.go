@@ -132,3 +132,42 @@ func TestDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestKick: an operator ends a session; its player is told "kicked", and the slot frees.
+func TestKick(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	const token = "test-admin-token"
+	a := startApp(t, appOpts{mutate: func(c *app.Config) { c.Gateway.AdminToken = token }})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+	p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := adminPost(t, a, token, "/v1/admin/sessions/0000000000000000/kick", ``); code != http.StatusNotFound {
+		t.Fatalf("kick of an unknown session: %d, want 404", code)
+	}
+	if code, body := adminPost(t, a, token, "/v1/admin/sessions/"+p.Session+"/kick", ``); code != http.StatusOK || body["id"] != p.Session {
+		t.Fatalf("kick: %d %v", code, body)
+	}
+	for {
+		m, err := p.Next(ctxFor(t, 5*time.Second))
+		if err != nil {
+			t.Fatalf("waiting for ended: %v", err)
+		}
+		if m.Type == protocol.TypeEnded {
+			if m.Reason != protocol.ReasonKicked {
+				t.Fatalf("ended %+v, want kicked", m)
+			}
+			break
+		}
+	}
+	waitFor(t, 5*time.Second, "the slot is free", func() bool { return len(a.Hosts()[0].Sessions()) == 0 })
+	p.Close()
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}

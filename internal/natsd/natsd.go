@@ -52,11 +52,11 @@ func Permissions(r Role) *server.Permissions {
 			protocol.SubjectHeartbeatAll, "edgeplay.events.>", "edgeplay.client.>", "_INBOX.>",
 		}}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{
-			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "_INBOX.>",
+			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick", "_INBOX.>",
 		}}
 	case RoleGateway:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
-			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain",
+			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick",
 		}, js...)}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.events.>", "_INBOX.>"}}
 	case RoleMatchmaker:
