@@ -103,6 +103,8 @@ func (s *Server) mountAdmin() {
 	a.handle("POST /v1/admin/hosts/{id}/drain", a.drainHost)
 	a.handle("POST /v1/admin/hosts/{id}/undrain", a.drainHost)
 	a.handle("POST /v1/admin/sessions/{id}/kick", a.kickSession)
+	a.handle("GET /v1/admin/regions", a.listRegions)
+	a.handle("POST /v1/admin/regions/{id}/drain", a.drainRegion)
 	s.mux.Handle("/v1/admin/", a)
 }
 
@@ -835,6 +837,22 @@ type drainBody struct {
 	Reason   string `json:"reason"`
 }
 
+// request validates the body and turns it into a drain request.
+func (b drainBody) request() (protocol.DrainRequest, error) {
+	req := protocol.DrainRequest{Drain: true, Reason: b.Reason}
+	if b.Deadline != "" {
+		d, err := time.ParseDuration(b.Deadline)
+		if err != nil || d < 0 || d > 24*time.Hour {
+			return req, protocol.Errorf(protocol.CodeBadField, "deadline %.32q: want a duration from 0s to 24h, e.g. 30m", b.Deadline)
+		}
+		req.Deadline = time.Now().Add(d)
+	}
+	if len(b.Reason) > 256 {
+		return req, protocol.Errorf(protocol.CodeBadField, "reason is longer than 256 bytes")
+	}
+	return req, nil
+}
+
 // POST /v1/admin/hosts/{id}/drain and /undrain: sent to the host, which acknowledges with its
 // new state. Both are idempotent.
 func (a *admin) drainHost(w http.ResponseWriter, r *http.Request) error {
@@ -843,7 +861,7 @@ func (a *admin) drainHost(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("id")
 	drain := strings.HasSuffix(r.URL.Path, "/drain")
-	req := protocol.DrainRequest{Drain: drain}
+	req := protocol.DrainRequest{Drain: false}
 	if drain {
 		var body drainBody
 		if r.Body != nil {
@@ -852,17 +870,10 @@ func (a *admin) drainHost(w http.ResponseWriter, r *http.Request) error {
 				return protocol.Errorf(protocol.CodeBadField, "body must be JSON {\"deadline\": \"30m\", \"reason\": \"…\"}")
 			}
 		}
-		if body.Deadline != "" {
-			d, err := time.ParseDuration(body.Deadline)
-			if err != nil || d < 0 || d > 24*time.Hour {
-				return protocol.Errorf(protocol.CodeBadField, "deadline %.32q: want a duration from 0s to 24h, e.g. 30m", body.Deadline)
-			}
-			req.Deadline = time.Now().Add(d)
+		var err error
+		if req, err = body.request(); err != nil {
+			return err
 		}
-		if len(body.Reason) > 256 {
-			return protocol.Errorf(protocol.CodeBadField, "reason is longer than 256 bytes")
-		}
-		req.Reason = body.Reason
 	}
 	hosts, err := a.hosts(r.Context())
 	if err != nil {
@@ -914,4 +925,122 @@ func (a *admin) kickSession(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return protocol.Errorf(protocol.CodeNotFound, "no session %.64q (it may have ended)", id)
+}
+
+// ---- regions ----
+
+// adminRegion summarises one data center.
+type adminRegion struct {
+	ID        string `json:"id"`
+	Hosts     int    `json:"hosts"`
+	Ready     int    `json:"ready"`    // hosts taking new sessions
+	Draining  int    `json:"draining"` // draining or drained
+	Slots     int    `json:"slots"`
+	Used      int    `json:"used"`       // in use or reserved
+	ReadyFree int    `json:"ready_free"` // free slots on ready, healthy hosts
+}
+
+func regionsOf(hosts []protocol.HostStatus) []adminRegion {
+	by := map[string]*adminRegion{}
+	for _, h := range hosts {
+		r := by[h.Region]
+		if r == nil {
+			r = &adminRegion{ID: h.Region}
+			by[h.Region] = r
+		}
+		r.Hosts++
+		r.Slots += h.Slots
+		r.Used += h.Used + h.Reserved
+		switch h.State {
+		case protocol.HostReady:
+			r.Ready++
+			if h.Health == "ready" {
+				r.ReadyFree += max(0, h.Slots-h.Used-h.Reserved)
+			}
+		case protocol.HostDraining, protocol.HostDrained:
+			r.Draining++
+		}
+	}
+	out := make([]adminRegion, 0, len(by))
+	for _, r := range by {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b adminRegion) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// GET /v1/admin/regions
+func (a *admin) listRegions(w http.ResponseWriter, r *http.Request) error {
+	if _, err := adminQuery(r); err != nil {
+		return err
+	}
+	hosts, err := a.hosts(r.Context())
+	if err != nil {
+		return err
+	}
+	adminJSON(w, http.StatusOK, regionsOf(hosts))
+	return nil
+}
+
+// POST /v1/admin/regions/{id}/drain {"deadline","reason","force"}: drains every host of a
+// data center. Refused (409 bad_state) when the other data centers would keep fewer than the
+// gateway's MinReadySlots free ready slots, unless force.
+func (a *admin) drainRegion(w http.ResponseWriter, r *http.Request) error {
+	if _, err := adminQuery(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	var body struct {
+		drainBody
+		Force bool `json:"force"`
+	}
+	if r.Body != nil {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			return protocol.Errorf(protocol.CodeBadField, "body must be JSON {\"deadline\": \"30m\", \"reason\": \"…\", \"force\": false}")
+		}
+	}
+	req, err := body.request()
+	if err != nil {
+		return err
+	}
+	hosts, err := a.hosts(r.Context())
+	if err != nil {
+		return err
+	}
+	var targets []string
+	left := 0
+	for _, reg := range regionsOf(hosts) {
+		if reg.ID != id {
+			left += reg.ReadyFree
+		}
+	}
+	for _, h := range hosts {
+		if h.Region == id {
+			targets = append(targets, h.Host)
+		}
+	}
+	if len(targets) == 0 {
+		return protocol.Errorf(protocol.CodeNotFound, "no data center %.64q: no host reports it", id)
+	}
+	if left < a.s.cfg.MinReadySlots && !body.Force {
+		return protocol.Errorf(protocol.CodeBadState,
+			"draining %s would leave %d free ready slots elsewhere, below the minimum of %d; use force to drain anyway", id, left, a.s.cfg.MinReadySlots)
+	}
+	b, _ := json.Marshal(req)
+	var out []adminHost
+	var failed []string
+	for _, host := range targets {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		reply, err := request(ctx, a.s.nc, protocol.SubjectDrain(host), b)
+		cancel()
+		if err != nil || reply.Heartbeat == nil {
+			failed = append(failed, host)
+			continue
+		}
+		out = append(out, adminHost{ID: host, HostStatus: protocol.HostStatus{Heartbeat: *reply.Heartbeat, Health: "ready"}})
+	}
+	a.reportMissing(w, r, failed)
+	a.log.Info("region drained", "region", id, "hosts", len(out), "failed", failed, "force", body.Force, "reason", req.Reason)
+	adminJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// AdminToken is the bearer token of the admin API under /v1/admin/ (docs/API.md). Empty
 	// turns the API off: every admin request gets 403 admin_disabled.
 	AdminToken string
+	// MinReadySlots: a data-center drain is refused (unless forced) when the other data
+	// centers would keep fewer free ready slots than this. Default 1.
+	MinReadySlots int
 
 	// Regions are the data centers a player measures before joining (sent in "welcome").
 	Regions []protocol.RegionInfo
@@ -88,6 +91,9 @@ func New(cfg Config, nc *nats.Conn) *Server {
 	}
 	if cfg.MessageRate == 0 {
 		cfg.MessageRate = 20
+	}
+	if cfg.MinReadySlots == 0 {
+		cfg.MinReadySlots = 1
 	}
 	if cfg.MessageBurst == 0 {
 		cfg.MessageBurst = 40

@@ -19,6 +19,19 @@ func TestDrainCommands(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		gotBody = nil
 		_ = json.Unmarshal(b, &gotBody)
+		if r.URL.Path == "/v1/admin/regions" {
+			_, _ = w.Write([]byte(`[{"id":"dxb-1","hosts":2,"ready":1,"draining":1,"slots":8,"used":3,"ready_free":3}]`))
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/admin/regions/") {
+			if gotBody["force"] != "true" && !strings.Contains(string(b), `"force":true`) {
+				w.WriteHeader(http.StatusConflict)
+				_, _ = w.Write([]byte(`{"code":"bad_state","message":"draining dxb-1 would leave 0 free ready slots elsewhere"}`))
+				return
+			}
+			_, _ = w.Write([]byte(`[{"id":"h1","host":"h1","region":"dxb-1","state":"drained","slots":4}]`))
+			return
+		}
 		if strings.Contains(r.URL.Path, "/nope/") {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"code":"not_found","message":"no host \"nope\": the matchmaker does not know it"}`))
@@ -44,6 +57,9 @@ func TestDrainCommands(t *testing.T) {
 		{"undrain", []string{"undrain", "h1"}, 0, "h1: ready (1/4 slots in use)\n", "POST /v1/admin/hosts/h1/undrain", map[string]string{}},
 		{"unknown host", []string{"drain", "nope"}, 1, "", "POST /v1/admin/hosts/nope/drain", nil},
 		{"no host", []string{"drain"}, 2, "", "", nil},
+		{"region refused", []string{"drain", "--region", "dxb-1"}, 1, "", "POST /v1/admin/regions/dxb-1/drain", nil},
+		{"region forced", []string{"drain", "--region", "dxb-1", "--force"}, 0, "h1: drained (0/4 slots in use)\n", "POST /v1/admin/regions/dxb-1/drain", nil},
+		{"regions", []string{"regions"}, 0, "ID     HOSTS  READY  DRAINING  SLOTS  USED  FREE\ndxb-1  2      1      1         8      3     3\n", "GET /v1/admin/regions", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

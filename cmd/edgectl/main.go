@@ -27,7 +27,8 @@ Usage:
                                         sessions on the hosts
   edgectl events [--follow] [--type T[,T...]] [--since D] [--limit N]
                                         session and host events (--follow: live)
-  edgectl drain HOST [--deadline 30m] [--reason TEXT]
+  edgectl regions                       data centers: hosts, ready, draining, free slots
+  edgectl drain HOST|--region R [--deadline 30m] [--reason TEXT] [--force]
                                         no new sessions on HOST; running ones end at
                                         the deadline, their players are told
   edgectl undrain HOST                  put HOST back in service
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		"drain":    runDrain,
 		"undrain":  runUndrain,
 		"kick":     runKick,
+		"regions":  runRegions,
 	}
 	switch {
 	case cmd == "version":

@@ -171,3 +171,51 @@ func TestKick(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRegionDrain: a data-center drain that would leave too little capacity elsewhere is
+// refused unless forced; forced, new players go to the other data center although it is
+// farther; undrain restores placements.
+func TestRegionDrain(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	const token = "test-admin-token"
+	a := twoRegions(t, func(c *app.Config) { c.Gateway.AdminToken, c.Gateway.MinReadySlots = token, 2 })
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+
+	req, _ := http.NewRequest(http.MethodGet, a.URL()+"/v1/admin/regions", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regions []map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&regions)
+	resp.Body.Close()
+	if len(regions) != 2 || regions[0]["id"] != "dxb-1" || regions[0]["ready_free"] != float64(1) {
+		t.Fatalf("regions %v", regions)
+	}
+
+	if code, body := adminPost(t, a, token, "/v1/admin/regions/dxb-1/drain", `{"deadline":"1m"}`); code != http.StatusConflict {
+		t.Fatalf("drain leaving 1 free slot elsewhere (minimum 2): %d %v, want 409", code, body)
+	}
+	if code, _ := adminPost(t, a, token, "/v1/admin/regions/mars-1/drain", `{"force":true}`); code != http.StatusNotFound {
+		t.Fatalf("drain of an unknown data center: %d, want 404", code)
+	}
+	if code, _ := adminPost(t, a, token, "/v1/admin/regions/dxb-1/drain", `{"deadline":"1m","force":true}`); code != http.StatusOK {
+		t.Fatalf("forced drain: %d, want 200", code)
+	}
+	p := dialProbe(t, a)
+	defer p.Close()
+	if err := p.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if p.Placed.Region != "dxb-2" {
+		t.Fatalf("placed in %s while dxb-1 is drained, want dxb-2", p.Placed.Region)
+	}
+	if code, body := adminPost(t, a, token, "/v1/admin/hosts/dxb-1-host-1/undrain", ``); code != http.StatusOK || body["state"] != protocol.HostReady {
+		t.Fatalf("undrain: %d %v", code, body)
+	}
+	p.Close()
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // twoRegions runs two simulated data centers, dxb-1 at +8 ms and dxb-2 at +30 ms (user-space
 // delay on their probe endpoints), each with one host of one slot.
-func twoRegions(t *testing.T) *app.App {
+func twoRegions(t *testing.T, extra ...func(*app.Config)) *app.App {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -34,6 +34,9 @@ func twoRegions(t *testing.T) *app.App {
 				ID: r + "-host-1", Region: r, Slots: 1, Games: map[string]game.Factory{"demo": demo.Factory},
 				UDPAddr: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, ReserveTimeout: 10 * time.Second,
 			})
+		}
+		for _, f := range extra {
+			f(c)
 		}
 	}})
 }
