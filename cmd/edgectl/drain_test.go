@@ -52,8 +52,13 @@ func TestDrainCommands(t *testing.T) {
 		wantPath string
 		wantBody map[string]string
 	}{
-		{"drain", []string{"drain", "h1", "--deadline", "2m", "--reason", "new GPU driver"}, 0, "h1: draining (1/4 slots in use)\n",
-			"POST /v1/admin/hosts/h1/drain", map[string]string{"deadline": "2m0s", "reason": "new GPU driver"}},
+		{
+			"drain",
+			[]string{"drain", "h1", "--deadline", "2m", "--reason", "new GPU driver"},
+			0, "h1: draining (1/4 slots in use)\n",
+			"POST /v1/admin/hosts/h1/drain",
+			map[string]string{"deadline": "2m0s", "reason": "new GPU driver"},
+		},
 		{"undrain", []string{"undrain", "h1"}, 0, "h1: ready (1/4 slots in use)\n", "POST /v1/admin/hosts/h1/undrain", map[string]string{}},
 		{"unknown host", []string{"drain", "nope"}, 1, "", "POST /v1/admin/hosts/nope/drain", nil},
 		{"no host", []string{"drain"}, 2, "", "", nil},

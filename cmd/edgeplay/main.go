@@ -190,12 +190,14 @@ func run(args []string, stderr io.Writer) error {
 					continue
 				}
 				id, u, ok := strings.Cut(kv, "=")
-				if !ok || !protocol.ValidName(id) || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+				if !ok || !protocol.ValidName(id) || !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 					return fmt.Errorf("--peers %q: want ID=http(s)://gateway pairs", kv)
 				}
 				u = strings.TrimSuffix(u, "/")
-				cfg.Regions = append(cfg.Regions, app.Region{ID: id, Name: regionName(id),
-					ProbeURL: u + "/v1/probe?region=" + id, GatewayURL: u})
+				cfg.Regions = append(cfg.Regions, app.Region{
+					ID: id, Name: regionName(id),
+					ProbeURL: u + "/v1/probe?region=" + id, GatewayURL: u,
+				})
 			}
 		}
 	case "matchmaker":

@@ -173,8 +173,10 @@ func TestHostDrainExits(t *testing.T) {
 			defer sub.Unsubscribe()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			args := append([]string{"host", "--nats", ns.ClientURL(), "--id", id, "--udp", "127.0.0.1:0",
-				"--drain-grace", "20s", "--log-level", "warn"}, tt.extra...)
+			args := append([]string{
+				"host", "--nats", ns.ClientURL(), "--id", id, "--udp", "127.0.0.1:0",
+				"--drain-grace", "20s", "--log-level", "warn",
+			}, tt.extra...)
 			cmd := exec.CommandContext(ctx, os.Args[0], args...)
 			cmd.Env = append(os.Environ(), "EDGEPLAY_TEST_MAIN=1")
 			var stderr bytes.Buffer
