@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"math"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/pion/transport/v5/test"
 
+	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/internal/testplayer"
 )
 
@@ -271,6 +273,39 @@ func TestBrowserQueue(t *testing.T) {
 	p.Close()
 	waitJS(t, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 10`, 20*time.Second)
 
+	closeBrowser()
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrowserDrain: a drained host's player sees a countdown banner while still playing, and
+// a clear message when the deadline ends the session.
+func TestBrowserDrain(t *testing.T) {
+	chromePath(t)
+	defer test.CheckRoutines(t)()
+	const token = "test-admin-token"
+	a := startApp(t, appOpts{mutate: func(c *app.Config) { c.Gateway.AdminToken = token }})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+
+	ctx, closeBrowser := startBrowser(t)
+	defer closeBrowser()
+	run(t, ctx, "open the page", chromedp.Navigate(a.URL()+"/"))
+	waitJS(t, ctx, `window.edgeplay?.state === "idle" && !document.getElementById("play").disabled`, jsTimeout)
+	run(t, ctx, "click Play", chromedp.Click(chromedp.ID("play")))
+	waitJS(t, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 10`, 20*time.Second)
+
+	host := evalJS[string](t, ctx, `edgeplay.host`)
+	if code, _ := adminPost(t, a, token, "/v1/admin/hosts/"+host+"/drain", `{"deadline":"4s","reason":"maintenance"}`); code != http.StatusOK {
+		t.Fatalf("drain: %d", code)
+	}
+	waitJS(t, ctx, `edgeplay.drainDeadline !== null && document.getElementById("banner").textContent.includes("ends in 0:0")`, 5*time.Second)
+	frames := evalJS[int](t, ctx, `edgeplay.framesDecoded`)
+	waitJS(t, ctx, fmt.Sprintf(`edgeplay.framesDecoded > %d`, frames+30), 3*time.Second) // still playing
+	waitJS(t, ctx, `edgeplay.state === "ended" && edgeplay.endReason === "drained"`, 10*time.Second)
+	if got := bannerText(t, ctx); !strings.Contains(got, "taken out of service") {
+		t.Errorf("banner after the deadline %q, want it to say the host was taken out of service", got)
+	}
 	closeBrowser()
 	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
