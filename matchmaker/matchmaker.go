@@ -329,10 +329,12 @@ func (m *Matchmaker) sweep() {
 		if age > m.cfg.HostTTL {
 			delete(m.hosts, id)
 			m.index.Remove(id)
+			metrics.HeartbeatAge.DeleteLabelValues(id)
 			lost = append(lost, e.hb)
 			continue
 		}
 		m.index.SetSuspect(id, age > m.cfg.SuspectAfter)
+		metrics.HeartbeatAge.WithLabelValues(id).Set(age.Seconds())
 	}
 	m.mu.Unlock()
 	for _, hb := range lost {

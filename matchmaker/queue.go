@@ -231,6 +231,9 @@ func (l *leaderState) tryPlace(t *ticket) (protocol.Reply, error) {
 			continue
 		}
 		r.RTTMillis = float64(c.RTT) / float64(time.Millisecond)
+		if t.rtt != nil {
+			metrics.PlayerRTT.Observe(c.RTT.Seconds())
+		}
 		r.Why = c.Reason
 		m.log.Info("session placed", "session", t.req.Session, "game", t.req.Game, "host", c.Host,
 			"region", c.Region, "rtt", c.RTT, "waited", m.cfg.Now().Sub(t.since).Round(time.Millisecond), "reason", c.Reason)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -57,6 +58,7 @@ func (h *Host) Drain(deadline time.Time, reason string) error {
 		h.state = protocol.HostDrained
 	}
 	h.drain.deadline, h.drain.reason = deadline, reason
+	metrics.HostDraining.WithLabelValues(h.cfg.ID).Set(1)
 	if h.drain.timer != nil {
 		h.drain.timer.Stop()
 	}
@@ -86,6 +88,7 @@ func (h *Host) Undrain() error {
 	}
 	was := h.state
 	h.state = protocol.HostReady
+	metrics.HostDraining.WithLabelValues(h.cfg.ID).Set(0)
 	if h.drain.timer != nil {
 		h.drain.timer.Stop()
 		h.drain.timer = nil

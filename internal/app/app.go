@@ -57,6 +57,10 @@ type Config struct {
 	// Hosts are the session hosts to run.
 	Hosts []session.Config
 
+	// OpsAddr, when set, serves /metrics, /healthz and /readyz there (for processes without
+	// a gateway, which serves them itself).
+	OpsAddr string
+
 	Logger *slog.Logger
 }
 
@@ -79,6 +83,8 @@ type App struct {
 	gw       *server.Server
 	ln       net.Listener
 	serveErr chan error
+	ops      *opsServer
+	ncs      []*nats.Conn
 	once     sync.Once
 }
 
@@ -117,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 		a.conns = append(a.conns, closeFn)
+		a.ncs = append(a.ncs, nc)
 		return nc, nil
 	}
 
@@ -189,6 +196,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		go func() { a.serveErr <- a.gw.Serve(a.ln) }()
 	}
+	if cfg.OpsAddr != "" {
+		if err := a.startOps(ctx, cfg.OpsAddr, a.ncs); err != nil {
+			return a, err
+		}
+	}
 	return a, nil
 }
 
@@ -228,6 +240,10 @@ func (a *App) ServeErr() <-chan error { return a.serveErr }
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
 	a.once.Do(func() {
+		if a.ops != nil {
+			_ = a.ops.srv.Shutdown(ctx)
+			<-a.ops.done
+		}
 		for _, h := range a.hosts {
 			if err := h.Close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("host %s: %w", h.ID(), err))

@@ -219,3 +219,33 @@ func TestRegionDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpsEndpoints: a process without a gateway (here: all roles, with --metrics-addr) serves
+// /metrics, /healthz and /readyz; a drained host makes it not ready (no longer accepting).
+func TestOpsEndpoints(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	a := startApp(t, appOpts{mutate: func(c *app.Config) { c.OpsAddr = "127.0.0.1:0" }})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+	get := func(path string) int {
+		resp, err := http.Get("http://" + a.OpsAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		if code := get(p); code != http.StatusOK {
+			t.Fatalf("%s: %d", p, code)
+		}
+	}
+	if err := a.Hosts()[0].Drain(time.Now().Add(time.Minute), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if code := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz of a drained host: %d, want 503", code)
+	}
+	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}

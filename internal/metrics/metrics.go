@@ -73,3 +73,18 @@ var (
 		Name: "edgeplay_queue_length", Help: "Tickets waiting, by game (leader only).",
 	}, []string{"game"})
 )
+
+// Host lifecycle and registry.
+var (
+	HostDraining = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edgeplay_host_draining",
+		Help: "1 while the host is draining or drained (its edgeplay_sessions_active is the drain's progress), else 0.",
+	}, []string{"host"})
+	HeartbeatAge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edgeplay_host_heartbeat_age_seconds", Help: "Time since the matchmaker last heard from each host.",
+	}, []string{"host"})
+	PlayerRTT = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "edgeplay_player_rtt_seconds", Help: "Players' measured RTT to the data center they were placed in.",
+		Buckets: []float64{.005, .01, .02, .03, .04, .06, .08, .12, .2},
+	})
+)
