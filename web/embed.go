@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-//go:embed index.html style.css player.css favicon.svg *.js
+//go:embed index.html style.css player.css ops.html ops.css favicon.svg *.js
 var assets embed.FS
 
 // contentTypes is explicit so that the answer does not depend on the machine's mime.types.
@@ -31,7 +31,8 @@ type asset struct {
 	etag        string
 }
 
-// Handler serves the client: index.html at "/", every other asset by name, 404 for the rest.
+// Handler serves the client: index.html at "/", the ops page (ops.html) at "/ops", every
+// other asset by name, 404 for the rest.
 // Responses carry Cache-Control: no-cache and a content hash as ETag, so browsers revalidate
 // and a new binary's assets are picked up at once. Mount it under a prefix with
 // http.StripPrefix; the page refers to its assets by relative URLs.
@@ -57,6 +58,7 @@ func Handler() http.Handler {
 		panic("web: reading embedded assets: " + err.Error()) // embedded at build time: cannot fail
 	}
 	files["/"] = files["/index.html"]
+	files["/ops"] = files["/ops.html"] // the operators' page (admin API client)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

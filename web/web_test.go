@@ -89,6 +89,13 @@ func TestHandler(t *testing.T) {
 		{"traversal", http.MethodGet, "/../go.mod", http.StatusNotFound, "", ""},
 		{"directory", http.MethodGet, "/v1/", http.StatusNotFound, "", ""},
 		{"post", http.MethodPost, "/", http.StatusMethodNotAllowed, "", ""},
+		{"ops", http.MethodGet, "/ops", http.StatusOK, "text/html; charset=utf-8", "<title>edgeplay ops</title>"},
+		{"ops by name", http.MethodGet, "/ops.html", http.StatusOK, "text/html; charset=utf-8", `id="token"`},
+		{"ops script", http.MethodGet, "/ops.js", http.StatusOK, "text/javascript; charset=utf-8", "edgeplayOps"},
+		{"ops css", http.MethodGet, "/ops.css", http.StatusOK, "text/css; charset=utf-8", ""},
+		{"ops head", http.MethodHead, "/ops", http.StatusOK, "text/html; charset=utf-8", ""},
+		{"ops post", http.MethodPost, "/ops", http.StatusMethodNotAllowed, "", ""},
+		{"ops subpath", http.MethodGet, "/ops/", http.StatusNotFound, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,5 +137,43 @@ func TestHandlerRevalidates(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotModified {
 		t.Fatalf("status %d, want 304", rec.Code)
+	}
+}
+
+// TestOpsAssetsComplete: everything ops.html refers to is embedded, and its script's imports
+// are relative and embedded (no build step).
+func TestOpsAssetsComplete(t *testing.T) {
+	page, err := assets.ReadFile("ops.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range htmlRef.FindAllStringSubmatch(string(page), -1) {
+		ref := m[1]
+		if ref == "./" || strings.Contains(ref, ":") || strings.HasPrefix(ref, "#") {
+			continue
+		}
+		name := path.Clean(strings.TrimPrefix(ref, "/"))
+		seen[name] = true
+		data, err := fs.ReadFile(assets, name)
+		if err != nil {
+			t.Errorf("ops.html references %s, which is not embedded: %v", ref, err)
+			continue
+		}
+		if path.Ext(name) == ".js" {
+			for _, m := range jsImport.FindAllStringSubmatch(string(data), -1) {
+				spec := m[1]
+				if !strings.HasPrefix(spec, "./") {
+					t.Errorf("%s imports %q: only relative imports work without a build step", name, spec)
+				} else if _, err := fs.Stat(assets, path.Join(path.Dir(name), spec)); err != nil {
+					t.Errorf("%s imports %q, which is not embedded", name, spec)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"ops.js", "ops.css", "favicon.svg"} {
+		if !seen[want] {
+			t.Errorf("ops.html does not reference %s", want)
+		}
 	}
 }
