@@ -418,8 +418,7 @@ func TestCompose(t *testing.T) {
 				switch {
 				case err != nil || !ok:
 					t.Errorf("service %s: healthcheck %q, but the %s has no HTTP listener (%v)", name, hc, role, err)
-				case !(strings.Contains(hc, "/readyz") || strings.Contains(hc, "/healthz") ||
-					strings.Contains(hc, "edgectl") && strings.HasSuffix(hc, " status")):
+				case !checksHealth(hc):
 					t.Errorf("service %s: healthcheck %q does not check /readyz or /healthz", name, hc)
 				default:
 					m := localURLPort.FindStringSubmatch(hc)
@@ -529,6 +528,7 @@ func valueOr(m map[string]string, k, def string) string {
 }
 
 func mustAbs(t *testing.T, p string) string {
+	t.Helper()
 	a, err := filepath.Abs(p)
 	if err != nil {
 		t.Fatal(err)
@@ -873,4 +873,10 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Logf("note: metric %s is not on the dashboard", m)
 		}
 	}
+}
+
+// checksHealth: a healthcheck command hits /readyz or /healthz, or runs `edgectl status`.
+func checksHealth(hc string) bool {
+	return strings.Contains(hc, "/readyz") || strings.Contains(hc, "/healthz") ||
+		strings.Contains(hc, "edgectl") && strings.HasSuffix(hc, " status")
 }
