@@ -183,6 +183,7 @@ func (l *leaderState) process() {
 			}
 			metrics.Placements.WithLabelValues("placed").Inc()
 			now := l.m.cfg.Now()
+			metrics.QueueWait.Observe(now.Sub(t.since).Seconds())
 			if last, ok := l.lastPlaced[game]; ok {
 				gap := now.Sub(last)
 				if iv := l.interval[game]; iv == 0 {

@@ -69,12 +69,14 @@ type GPU struct {
 	Utilization float64 `json:"utilization"` // percent
 }
 
-// Host states carried in heartbeats: ready ⇄ draining → drained (empty) → stopped.
+// Host states carried in heartbeats: registering → ready ⇄ draining → drained (empty) →
+// stopped.
 const (
-	HostReady    = "ready"
-	HostDraining = "draining"
-	HostDrained  = "drained"
-	HostStopped  = "stopped"
+	HostRegistering = "registering"
+	HostReady       = "ready"
+	HostDraining    = "draining"
+	HostDrained     = "drained"
+	HostStopped     = "stopped"
 )
 
 // SubjectKick: ops (gateway) → host request, KickRequest → Reply: end a session with reason

@@ -66,7 +66,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 		log:      log,
 		latency:  newSampleRing(8192),
 		sessions: make(map[string]*Session),
-		state:    protocol.HostReady,
+		state:    protocol.HostRegistering, // until its subscriptions are in place
 		quit:     make(chan struct{}),
 	}
 	h.encoders = encoder.Probe()
@@ -108,6 +108,9 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	}
 	log.Info("host started", "slots", cfg.Slots, "udp_port", media.port, "encoders", h.encoders,
 		"size", fmt.Sprintf("%dx%d@%d", cfg.Width, cfg.Height, cfg.FPS))
+	h.mu.Lock()
+	h.state = protocol.HostReady
+	h.mu.Unlock()
 	h.publishEvent(protocol.Event{Kind: "host_started"})
 	h.heartbeat()
 	h.wg.Go(h.heartbeatLoop)
@@ -301,12 +304,16 @@ func (h *Host) remove(s *Session) {
 	if h.sessions[s.id] == s {
 		delete(h.sessions, s.id)
 	}
-	if h.state == protocol.HostDraining && len(h.sessions) == 0 {
+	drained := h.state == protocol.HostDraining && len(h.sessions) == 0
+	if drained {
 		h.state = protocol.HostDrained
 		h.log.Info("drained: no sessions left")
 	}
 	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))
 	h.mu.Unlock()
+	if drained {
+		h.publishEvent(protocol.Event{Kind: "host_drained"})
+	}
 }
 
 // handleToHost routes signalling from the gateway to the session's loop.

@@ -518,6 +518,8 @@ func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 		}
 		for _, p := range pkts {
 			switch p.(type) {
+			case *rtcp.TransportLayerNack:
+				metrics.NACKs.WithLabelValues(s.h.cfg.ID).Inc()
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				s.plis.Add(1)
 				metrics.KeyframeRequests.WithLabelValues(s.h.cfg.ID).Inc()

@@ -52,8 +52,13 @@ func TestDrain(t *testing.T) {
 	}
 	drained := first.Host
 
-	if code, _ := adminPost(t, a, "", "/v1/admin/hosts/"+drained+"/drain", `{}`); code != http.StatusUnauthorized {
-		t.Fatalf("drain without a token: %d, want 401", code)
+	for _, path := range []string{"/v1/admin/hosts/" + drained + "/drain", "/v1/admin/hosts/" + drained + "/undrain",
+		"/v1/admin/regions/local/drain", "/v1/admin/sessions/" + first.Session + "/kick"} {
+		for _, tok := range []string{"", "wrong"} {
+			if code, body := adminPost(t, a, tok, path, `{}`); code != http.StatusUnauthorized || body["code"] != "unauthorized" {
+				t.Fatalf("POST %s with token %q: %d %v, want 401 unauthorized", path, tok, code, body)
+			}
+		}
 	}
 	if code, _ := adminPost(t, a, token, "/v1/admin/hosts/nope/drain", `{}`); code != http.StatusNotFound {
 		t.Fatalf("drain of an unknown host: %d, want 404", code)
@@ -214,6 +219,16 @@ func TestRegionDrain(t *testing.T) {
 	if code, body := adminPost(t, a, token, "/v1/admin/hosts/dxb-1-host-1/undrain", ``); code != http.StatusOK || body["state"] != protocol.HostReady {
 		t.Fatalf("undrain: %d %v", code, body)
 	}
+	// Undrain restores placements: the next player goes to the nearer dxb-1 again.
+	next := dialProbe(t, a)
+	defer next.Close()
+	if err := next.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if next.Placed.Region != "dxb-1" {
+		t.Fatalf("after undrain placed in %s, want dxb-1", next.Placed.Region)
+	}
+	next.Close()
 	p.Close()
 	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ package e2e
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,17 @@ func TestPlayEndToEnd(t *testing.T) {
 		return string(b)
 	}
 	m := scrape()
+	framesEncoded := func(m string) float64 {
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, `edgeplay_frames_encoded_total{host="host-1"} `); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		return -1
+	}
+	firstCount := framesEncoded(m)
+	waitFor(t, 5*time.Second, "edgeplay_frames_encoded_total moves", func() bool { return framesEncoded(scrape()) > firstCount+10 })
 	for _, want := range []string{
 		"edgeplay_player_connections 1", `edgeplay_sessions_active{host="host-1"} 1`,
 		`edgeplay_frame_latency_seconds_count{host="host-1"}`, `edgeplay_frames_encoded_total{host="host-1"}`,

@@ -30,6 +30,9 @@ var (
 	KeyframeRequests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_keyframe_requests_total", Help: "PLI and FIR messages received from players.",
 	}, []string{"host"})
+	NACKs = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_nacks_total", Help: "RTCP NACKs (lost packets the player asked for again) received from players.",
+	}, []string{"host"})
 	EncodeSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "edgeplay_encode_seconds", Help: "Time to convert and encode one frame.", Buckets: latencyBuckets,
 	}, []string{"host"})
@@ -69,6 +72,10 @@ var (
 	Placements = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_placements_total", Help: "Placements by outcome (placed, queued, error).",
 	}, []string{"outcome"})
+	QueueWait = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "edgeplay_queue_wait_seconds", Help: "How long queued players waited before they were placed.",
+		Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
+	})
 	QueueLength = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "edgeplay_queue_length", Help: "Tickets waiting, by game (leader only).",
 	}, []string{"game"})
