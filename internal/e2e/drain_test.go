@@ -52,8 +52,10 @@ func TestDrain(t *testing.T) {
 	}
 	drained := first.Host
 
-	for _, path := range []string{"/v1/admin/hosts/" + drained + "/drain", "/v1/admin/hosts/" + drained + "/undrain",
-		"/v1/admin/regions/local/drain", "/v1/admin/sessions/" + first.Session + "/kick"} {
+	for _, path := range []string{
+		"/v1/admin/hosts/" + drained + "/drain", "/v1/admin/hosts/" + drained + "/undrain",
+		"/v1/admin/regions/local/drain", "/v1/admin/sessions/" + first.Session + "/kick",
+	} {
 		for _, tok := range []string{"", "wrong"} {
 			if code, body := adminPost(t, a, tok, path, `{}`); code != http.StatusUnauthorized || body["code"] != "unauthorized" {
 				t.Fatalf("POST %s with token %q: %d %v, want 401 unauthorized", path, tok, code, body)
