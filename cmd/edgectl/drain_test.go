@@ -78,6 +78,9 @@ func TestDrainCommands(t *testing.T) {
 			if out.String() != tt.wantOut {
 				t.Fatalf("output %q, want %q", out.String(), tt.wantOut)
 			}
+			if tt.wantOut != "" { // the same output, kept as golden files beside the others
+				checkGolden(t, "ops_"+strings.ReplaceAll(tt.name, " ", "_")+".golden", out.Bytes())
+			}
 			if gotPath != tt.wantPath {
 				t.Fatalf("request %q, want %q", gotPath, tt.wantPath)
 			}
