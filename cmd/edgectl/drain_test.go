@@ -32,6 +32,10 @@ func TestDrainCommands(t *testing.T) {
 			_, _ = w.Write([]byte(`[{"id":"h1","host":"h1","region":"dxb-1","state":"drained","slots":4}]`))
 			return
 		}
+		if strings.HasSuffix(r.URL.Path, "/kick") {
+			_, _ = w.Write([]byte(`{"id":"c0ffee0011223344","game":"demo","host":"h1","region":"dxb-1","state":"playing"}`))
+			return
+		}
 		if strings.Contains(r.URL.Path, "/nope/") {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"code":"not_found","message":"no host \"nope\": the matchmaker does not know it"}`))
@@ -64,6 +68,8 @@ func TestDrainCommands(t *testing.T) {
 		{"no host", []string{"drain"}, 2, "", "", nil},
 		{"region refused", []string{"drain", "--region", "dxb-1"}, 1, "", "POST /v1/admin/regions/dxb-1/drain", nil},
 		{"region forced", []string{"drain", "--region", "dxb-1", "--force"}, 0, "h1: drained (0/4 slots in use)\n", "POST /v1/admin/regions/dxb-1/drain", nil},
+		{"kick", []string{"kick", "c0ffee0011223344"}, 0, "c0ffee0011223344: kicked (was playing on h1 in dxb-1)\n", "POST /v1/admin/sessions/c0ffee0011223344/kick", nil},
+		{"kick without id", []string{"kick"}, 2, "", "", nil},
 		{"regions", []string{"regions"}, 0, "ID     HOSTS  READY  DRAINING  SLOTS  USED  FREE\ndxb-1  2      1      1         8      3     3\n", "GET /v1/admin/regions", nil},
 	}
 	for _, tt := range tests {
