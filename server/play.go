@@ -59,6 +59,13 @@ type playConn struct {
 	queued     atomic.Bool
 	lastQueued atomic.Int64
 	placedCh   chan protocol.Reply
+	// While queued no goroutine waits: the dispatcher starts the session when "placed"
+	// arrives (starting makes sure only one does), and its ticker re-submits a ticket whose
+	// queue fell silent (resubmitting: one at a time).
+	starting     atomic.Bool
+	resubmitting atomic.Bool
+	queuedReq    protocol.PlaceRequest // guarded by mu
+	tornDown     bool                  // guarded by mu; no more goroutines may be spawned
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
@@ -238,17 +245,82 @@ func (c *playConn) join(m protocol.Message) {
 		return
 	}
 	if reply.Queued {
-		c.queued.Store(true)
+		c.mu.Lock()
+		c.queuedReq = req
+		c.mu.Unlock()
 		c.lastQueued.Store(time.Now().UnixNano())
 		c.sendMsg(protocol.Message{Type: protocol.TypeQueued, Position: reply.Position, ETA: reply.ETA}, 0)
-		if reply, err = c.waitPlaced(req); err != nil {
-			if c.ctx.Err() == nil {
-				c.sendErr(err, websocket.CloseNormalClosure)
-			}
-			return
-		}
+		c.queued.Store(true)
+		c.claimPlacement() // the placement may have raced the reply
+		return             // the dispatcher takes it from here
 	}
-	c.start(reply, started)
+	if c.starting.CompareAndSwap(false, true) {
+		c.start(reply, started)
+	}
+}
+
+// claimPlacement starts the session if a placement is waiting and nobody started it yet.
+func (c *playConn) claimPlacement() {
+	select {
+	case r := <-c.placedCh:
+		if c.starting.CompareAndSwap(false, true) {
+			c.spawn(func() { c.start(r, c.placeStarted()) })
+		}
+	default:
+	}
+}
+
+func (c *playConn) placeStarted() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queuedReq.Since
+}
+
+// spawn runs fn on a goroutine the connection waits for, unless teardown has begun.
+func (c *playConn) spawn(fn func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tornDown {
+		return false
+	}
+	c.wg.Go(fn)
+	return true
+}
+
+// resubmit submits a queued ticket again after its queue fell silent (a matchmaker
+// failover), keeping its age. Run by the server's dispatcher through spawn.
+func (c *playConn) resubmit() {
+	defer c.resubmitting.Store(false)
+	c.mu.Lock()
+	req := c.queuedReq
+	c.mu.Unlock()
+	req.Resubmit = true
+	c.log.Info("queue updates stopped; submitting the ticket again")
+	r, err := c.place(req)
+	switch {
+	case err != nil:
+		if c.ctx.Err() == nil {
+			c.sendErr(err, websocket.CloseNormalClosure)
+		}
+	case !r.Queued:
+		if c.starting.CompareAndSwap(false, true) {
+			c.start(r, req.Since)
+		}
+	default:
+		c.lastQueued.Store(time.Now().UnixNano())
+		c.sendMsg(protocol.Message{Type: protocol.TypeQueued, Position: r.Position, ETA: r.ETA}, 0)
+	}
+}
+
+// checkQueue is called by the dispatcher every second: a ticket whose queue updates stopped
+// is submitted again.
+func (c *playConn) checkQueue() {
+	if !c.queued.Load() || c.starting.Load() || time.Since(time.Unix(0, c.lastQueued.Load())) < queueSilence {
+		return
+	}
+	if c.resubmitting.CompareAndSwap(false, true) && !c.spawn(c.resubmit) {
+		c.resubmitting.Store(false)
+	}
 }
 
 // place asks the matchmaker, retrying while no matchmaker answers (a leader failover takes up
@@ -266,37 +338,6 @@ func (c *playConn) place(req protocol.PlaceRequest) (protocol.Reply, error) {
 		case <-ctx.Done():
 			return reply, err
 		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// waitPlaced waits while the ticket is queued. The matchmaker leader publishes "queued" at
-// least every 2 s and "placed" when a slot is found; if it falls silent (a failover), the
-// ticket is submitted again, keeping its age.
-func (c *playConn) waitPlaced(req protocol.PlaceRequest) (protocol.Reply, error) {
-	check := time.NewTicker(time.Second)
-	defer check.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return protocol.Reply{}, c.ctx.Err()
-		case r := <-c.placedCh:
-			return r, nil
-		case <-check.C:
-			if time.Since(time.Unix(0, c.lastQueued.Load())) < queueSilence {
-				continue
-			}
-			c.log.Info("queue updates stopped; submitting the ticket again")
-			req.Resubmit = true
-			r, err := c.place(req)
-			if err != nil {
-				return r, err
-			}
-			if !r.Queued {
-				return r, nil
-			}
-			c.lastQueued.Store(time.Now().UnixNano())
-			c.sendMsg(protocol.Message{Type: protocol.TypeQueued, Position: r.Position, ETA: r.ETA}, 0)
 		}
 	}
 }
@@ -381,6 +422,9 @@ func (c *playConn) fromHost(msg *nats.Msg) {
 		select {
 		case c.placedCh <- protocol.Reply{OK: true, Host: m.Host, Region: m.Region, RTTMillis: m.RTTMillis, Why: m.Why}:
 		default:
+		}
+		if c.queued.Load() {
+			c.claimPlacement()
 		}
 		return // start sends "placed" to the player itself
 	case protocol.TypeOffer, protocol.TypeCandidate, protocol.TypeError, protocol.TypeDraining:
@@ -481,6 +525,9 @@ func (c *playConn) teardown() {
 	}
 	c.finish()
 	_ = c.ws.Close()
+	c.mu.Lock()
+	c.tornDown = true // from here spawn refuses, so Wait sees every goroutine
+	c.mu.Unlock()
 	c.wg.Wait()
 	c.mu.Lock()
 	host, sub := c.host, c.sub

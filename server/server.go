@@ -231,10 +231,22 @@ func (s *Server) untrack(c *playConn) {
 
 // dispatch routes host and matchmaker messages to the player connections until Shutdown.
 func (s *Server) dispatch() {
+	queueCheck := time.NewTicker(time.Second)
+	defer queueCheck.Stop()
 	for {
 		select {
 		case <-s.quit:
 			return
+		case <-queueCheck.C:
+			s.mu.Lock()
+			conns := make([]*playConn, 0, len(s.bySession))
+			for _, c := range s.bySession {
+				conns = append(conns, c)
+			}
+			s.mu.Unlock()
+			for _, c := range conns {
+				c.checkQueue()
+			}
 		case msg := <-s.clientMsgs:
 			session := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
 			s.mu.Lock()
