@@ -451,24 +451,33 @@ func (a *admin) getSession(w http.ResponseWriter, r *http.Request) error {
 	if _, err := adminQuery(r); err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	hosts, err := a.hosts(r.Context())
+	s, err := a.findSession(w, r, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	adminJSON(w, http.StatusOK, s)
+	return nil
+}
+
+// findSession asks every host for its sessions and returns the one with id, or not_found
+// (naming the hosts that did not answer, if any).
+func (a *admin) findSession(w http.ResponseWriter, r *http.Request, id string) (protocol.SessionStatus, error) {
+	hosts, err := a.hosts(r.Context())
+	if err != nil {
+		return protocol.SessionStatus{}, err
 	}
 	sessions, missing := a.sessionsOf(r.Context(), hosts)
 	a.reportMissing(w, r, missing)
 	for _, s := range sessions {
 		if s.ID == id {
-			adminJSON(w, http.StatusOK, s)
-			return nil
+			return s, nil
 		}
 	}
 	if len(missing) > 0 {
-		return protocol.Errorf(protocol.CodeNotFound, "no session %.64q on the hosts that answered (%s did not)",
-			id, strings.Join(missing, ", "))
+		return protocol.SessionStatus{}, protocol.Errorf(protocol.CodeNotFound,
+			"no session %.64q on the hosts that answered (%s did not)", id, strings.Join(missing, ", "))
 	}
-	return protocol.Errorf(protocol.CodeNotFound, "no session %.64q (it may have ended)", id)
+	return protocol.SessionStatus{}, protocol.Errorf(protocol.CodeNotFound, "no session %.64q (it may have ended)", id)
 }
 
 // ---- events ----
@@ -903,28 +912,19 @@ func (a *admin) kickSession(w http.ResponseWriter, r *http.Request) error {
 	if _, err := adminQuery(r); err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	hosts, err := a.hosts(r.Context())
+	s, err := a.findSession(w, r, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	sessions, missing := a.sessionsOf(r.Context(), hosts)
-	a.reportMissing(w, r, missing)
-	for _, s := range sessions {
-		if s.ID != id {
-			continue
-		}
-		b, _ := json.Marshal(protocol.KickRequest{Session: id})
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if _, err := request(ctx, a.s.nc, protocol.SubjectKick(s.Host), b); err != nil {
-			return err
-		}
-		a.log.Info("session kicked", "session", id, "host", s.Host)
-		adminJSON(w, http.StatusOK, s)
-		return nil
+	b, _ := json.Marshal(protocol.KickRequest{Session: s.ID})
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := request(ctx, a.s.nc, protocol.SubjectKick(s.Host), b); err != nil {
+		return err
 	}
-	return protocol.Errorf(protocol.CodeNotFound, "no session %.64q (it may have ended)", id)
+	a.log.Info("session kicked", "session", s.ID, "host", s.Host)
+	adminJSON(w, http.StatusOK, s)
+	return nil
 }
 
 // ---- regions ----

@@ -107,7 +107,16 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 
 // getJSON sends GET path?query and returns the body of a 200 answer and its headers.
 func (c *client) getJSON(ctx context.Context, path string, query url.Values) ([]byte, http.Header, error) {
-	resp, err := c.get(ctx, path, query)
+	return c.readJSON(c.get(ctx, path, query))
+}
+
+// postJSON sends POST path with a JSON body and returns the body of a 200 answer and its
+// headers.
+func (c *client) postJSON(ctx context.Context, path string, body []byte) ([]byte, http.Header, error) {
+	return c.readJSON(c.do(ctx, http.MethodPost, path, nil, body))
+}
+
+func (c *client) readJSON(resp *http.Response, err error) ([]byte, http.Header, error) {
 	if err != nil {
 		return nil, nil, err
 	}

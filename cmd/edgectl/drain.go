@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"time"
 )
@@ -61,14 +60,9 @@ func changeHost(ctx context.Context, o *options, id, action string, body []byte,
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodPost, "/v1/admin/hosts/"+url.PathEscape(id)+"/"+action, nil, body)
+	raw, _, err := c.postJSON(ctx, "/v1/admin/hosts/"+url.PathEscape(id)+"/"+action, body)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("reading the answer of %s: %w", c.base, err)
 	}
 	if o.output == "json" {
 		return printJSON(stdout, append(append([]byte("["), raw...), ']'))
@@ -89,14 +83,9 @@ func drainRegion(ctx context.Context, o *options, region string, body []byte, st
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodPost, "/v1/admin/regions/"+url.PathEscape(region)+"/drain", nil, body)
+	raw, header, err := c.postJSON(ctx, "/v1/admin/regions/"+url.PathEscape(region)+"/drain", body)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("reading the answer of %s: %w", c.base, err)
 	}
 	if o.output == "json" {
 		return printJSON(stdout, raw)
@@ -110,7 +99,7 @@ func drainRegion(ctx context.Context, o *options, region string, body []byte, st
 			return err
 		}
 	}
-	if missing := resp.Header.Get("X-Edgeplay-Missing-Hosts"); missing != "" {
+	if missing := header.Get("X-Edgeplay-Missing-Hosts"); missing != "" {
 		return fmt.Errorf("these hosts did not acknowledge the drain: %s", missing)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 
 	"github.com/edgeplay/edgeplay/protocol"
@@ -27,14 +26,9 @@ func runKick(ctx context.Context, o *options, args []string, stdout, stderr io.W
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodPost, "/v1/admin/sessions/"+url.PathEscape(pos[0])+"/kick", nil, []byte("{}"))
+	raw, _, err := c.postJSON(ctx, "/v1/admin/sessions/"+url.PathEscape(pos[0])+"/kick", []byte("{}"))
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("reading the answer of %s: %w", c.base, err)
 	}
 	if o.output == "json" {
 		return printJSON(stdout, append(append([]byte("["), raw...), ']'))
