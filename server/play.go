@@ -31,14 +31,19 @@ const (
 	leaveGrace = 2 * time.Second
 )
 
-// outMsg is one queued websocket write. A non-zero closeCode closes the socket after data.
+// outMsg is one queued websocket write: data, or a ping. A non-zero closeCode closes the
+// socket after data.
 type outMsg struct {
 	data      []byte
 	closeCode int
+	ping      bool
 }
 
-// playConn is one player's websocket. The reader (handlePlay's goroutine) owns its lifetime;
-// the writer goroutine owns all writes (house style 6).
+// playConn is one player's websocket. Its reader goroutine (started by handlePlay, which then
+// returns so that net/http's buffers and request are freed) owns its lifetime. A writer
+// goroutine owns all writes (house style 6), but it runs only while there is something to
+// send: most players are idle between messages (a queued one for minutes), and a parked
+// goroutine costs a stack. Pings come from a timer through the same queue.
 type playConn struct {
 	s       *Server
 	ws      *websocket.Conn
@@ -50,10 +55,14 @@ type playConn struct {
 	limiter *rate.Limiter
 	dropped int
 	wg      sync.WaitGroup // writer and join goroutines
-	// closing is set when a message that closes the socket has been queued; writerDone closes
-	// when the writer returns.
+	// closing is set when a message that closes the socket has been queued. writing is set
+	// while a writer goroutine runs, and for good once writing has ended (Close frame sent,
+	// write failed or teardown), when writerDone closes.
 	closing    atomic.Bool
+	writing    atomic.Bool
 	writerDone chan struct{}
+	writerOnce sync.Once
+	pingTimer  *time.Timer // guarded by mu
 	// queued is set while the ticket waits in the matchmaker's queue; placedCh receives its
 	// placement; lastQueued is when the last queue update arrived (unix nanos).
 	queued     atomic.Bool
@@ -109,17 +118,33 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		c.cancel()
 		return
 	}
-	defer s.untrack(c)
 	metrics.PlayersConnected.Inc()
-	defer metrics.PlayersConnected.Dec()
-	c.wg.Go(c.writeLoop)
+	c.mu.Lock()
+	c.pingTimer = time.AfterFunc(s.cfg.PingInterval, c.ping)
+	c.mu.Unlock()
 	c.sendMsg(protocol.Message{
 		Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id,
 		Regions: s.cfg.Regions,
 	}, 0)
-	// The connection outlives the HTTP request's context; c.ctx is its own.
-	c.readLoop() //nolint:contextcheck // see above
-	c.teardown()
+	// The connection outlives the HTTP request (and its context: c.ctx is its own). Returning
+	// frees net/http's per-connection buffers and the request, which the hijacked socket no
+	// longer needs.
+	go func() { //nolint:contextcheck // see above
+		defer s.untrack(c)
+		defer metrics.PlayersConnected.Dec()
+		c.readLoop()
+		c.teardown()
+	}()
+}
+
+// ping queues a websocket ping and re-arms the timer; it runs on the timer's goroutine.
+func (c *playConn) ping() {
+	c.enqueue(outMsg{ping: true})
+	c.mu.Lock()
+	if !c.tornDown {
+		c.pingTimer.Reset(c.s.cfg.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 func (c *playConn) readLoop() {
@@ -462,54 +487,100 @@ func (c *playConn) enqueue(m outMsg) {
 	}
 	select {
 	case c.send <- m:
+		c.startWriter()
 	default:
 		c.log.Warn("player too slow; closing")
 		c.finish()
 	}
 }
 
-// finish starts the teardown: the writer stops, the socket closes, the reader returns.
+// finish starts the teardown: the writer sends a Close frame and closes the socket, and the
+// reader returns.
 func (c *playConn) finish() {
 	c.doneOne.Do(func() {
 		close(c.done)
 		c.cancel()
+		c.startWriter()
 	})
 }
 
+// startWriter starts a writer goroutine unless one runs (or writing has ended).
+func (c *playConn) startWriter() {
+	if c.writing.CompareAndSwap(false, true) && !c.spawn(c.writeLoop) {
+		c.endWriting()
+	}
+}
+
+// endWriting ends writing for good: writing stays set, so no writer starts again.
+func (c *playConn) endWriting() {
+	c.writing.Store(true)
+	c.writerOnce.Do(func() { close(c.writerDone) })
+}
+
+func (c *playConn) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// writeLoop writes queued messages until the queue is empty, then returns; enqueue and
+// finish start it again.
 func (c *playConn) writeLoop() {
-	ping := time.NewTicker(c.s.cfg.PingInterval)
-	defer ping.Stop()
-	defer close(c.writerDone)
-	defer c.finish()
 	for {
-		select {
-		case <-c.done:
+		if c.isDone() {
 			_ = c.ws.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
 			_ = c.ws.Close() // unblocks the reader
+			c.endWriting()
 			return
+		}
+		select {
+		case <-c.done:
 		case m := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, m.data); err != nil {
-				c.log.Debug("websocket write failed", "err", err)
-				_ = c.ws.Close()
+			if !c.write(m) {
+				c.endWriting()
+				c.finish()
 				return
 			}
-			if m.closeCode != 0 {
-				// Close politely: send the Close frame and let the reader wait (briefly) for
-				// the client's answer, so the last message is not lost to a reset.
-				_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, ""),
-					time.Now().Add(time.Second))
-				_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				_ = c.ws.Close()
+		default:
+			// Idle: stop. A message queued (or finish called) since the last look found this
+			// writer still running and started none, so look once more.
+			c.writing.Store(false)
+			if (len(c.send) == 0 && !c.isDone()) || !c.writing.CompareAndSwap(false, true) {
 				return
 			}
 		}
 	}
+}
+
+// write sends one queued message; false means writing has ended (a Close frame was sent, or
+// the write failed and the socket is closed).
+func (c *playConn) write(m outMsg) bool {
+	if m.ping {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+			_ = c.ws.Close()
+			return false
+		}
+		return true
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := c.ws.WriteMessage(websocket.TextMessage, m.data); err != nil {
+		c.log.Debug("websocket write failed", "err", err)
+		_ = c.ws.Close()
+		return false
+	}
+	if m.closeCode != 0 {
+		// Close politely: send the Close frame and let the reader wait (briefly) for the
+		// client's answer, so the last message is not lost to a reset.
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, ""),
+			time.Now().Add(time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+		return false
+	}
+	return true
 }
 
 // teardown runs once the reader has returned: it ends the session on the host if it is still
@@ -527,8 +598,12 @@ func (c *playConn) teardown() {
 	_ = c.ws.Close()
 	c.mu.Lock()
 	c.tornDown = true // from here spawn refuses, so Wait sees every goroutine
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
 	c.mu.Unlock()
 	c.wg.Wait()
+	c.endWriting()
 	c.mu.Lock()
 	host, sub := c.host, c.sub
 	c.mu.Unlock()

@@ -15,6 +15,11 @@ import (
 
 func newTestServer(t *testing.T) (*Server, *httptest.Server, func()) {
 	t.Helper()
+	return newTestServerConfig(t, Config{})
+}
+
+func newTestServerConfig(t *testing.T, cfg Config) (*Server, *httptest.Server, func()) {
+	t.Helper()
 	ns, err := natsd.Start(natsd.Config{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +30,8 @@ func newTestServer(t *testing.T) (*Server, *httptest.Server, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{Logger: log}, nc)
+	cfg.Logger = log
+	s := New(cfg, nc)
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return s, hs, closeNC

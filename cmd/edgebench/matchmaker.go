@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -973,6 +974,7 @@ func runMemory(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	hosts := fs.Int("hosts", 10000, "hosts to register (per host entry)")
 	tickets := fs.Int("tickets", 1000, "players to queue (per queued player)")
+	heapProfile := fs.String("heapprofile", "", "write a heap profile to this file while the players are queued")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -986,7 +988,7 @@ func runMemory(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stderr, "memory: %d queued players…\n", *tickets)
-	qm, err := memoryPerQueued(ctx, *tickets)
+	qm, err := memoryPerQueued(ctx, *tickets, *heapProfile)
 	if err != nil {
 		return err
 	}
@@ -1071,7 +1073,7 @@ func registerAndMeasure(ctx context.Context, n int, withMM bool) (memSnap, int, 
 
 // memoryPerQueued runs the whole system in process with one host of one slot, fills the slot
 // with one test player and queues t more players over plain websockets.
-func memoryPerQueued(ctx context.Context, t int) (*queuedMemResult, error) {
+func memoryPerQueued(ctx context.Context, t int, heapProfile string) (*queuedMemResult, error) {
 	a, err := app.Start(ctx, app.Config{
 		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Logger: discardLogger,
 		Hosts: []session.Config{{
@@ -1117,8 +1119,25 @@ func memoryPerQueued(ctx context.Context, t int) (*queuedMemResult, error) {
 		return nil, err
 	}
 	res.system = measureMem().sub(before)
+	if heapProfile != "" {
+		if err := writeHeapProfile(heapProfile); err != nil {
+			return nil, err
+		}
+	}
 	res.positions = [2]int{slices.Min(positions), slices.Max(positions)}
 	return res, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 func wsURL(base string) string { return "ws" + strings.TrimPrefix(base, "http") }
