@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -32,47 +33,92 @@ func (m *Matchmaker) publishEvent(ev protocol.Event) {
 		}
 		select { // full: drop the oldest
 		case <-m.events:
-			m.eventsDropped.Add(1)
+			m.dropEvent()
 		default:
 		}
 	}
 }
 
-// eventLoop stores events in the stream with an acknowledged publish, retrying (with the same
-// message id, so the stream drops duplicates) through a NATS reconnect or a stream leader
-// change, until the matchmaker closes.
+// eventWindow is how many events may await their stream acknowledgement at once, and
+// eventAckTimeout how long one may wait for it before it is published again.
+const (
+	eventWindow     = 512
+	eventAckTimeout = 2 * time.Second
+)
+
+// sentEvent is an event published and awaiting its acknowledgement.
+type sentEvent struct {
+	pe  pendingEvent
+	ack jetstream.PubAckFuture // nil: the publish itself failed
+}
+
+// eventLoop stores events in the stream with acknowledged publishes, up to eventWindow in
+// flight, so it keeps up with placements. An event whose publish fails is retried on its own
+// (with the same message id, so the stream drops duplicates) through a NATS reconnect or a
+// stream leader change, until the matchmaker closes; the events behind it wait meanwhile.
 func (m *Matchmaker) eventLoop() {
 	defer close(m.eventsDone)
+	var window []sentEvent // oldest first
 	for {
-		var pe pendingEvent
+		var ok <-chan *jetstream.PubAck
+		var failed <-chan error
+		in := m.events
+		if len(window) > 0 {
+			if window[0].ack == nil {
+				if !m.retryEvent(window[0].pe) {
+					m.flushEvents(window)
+					return
+				}
+				window = window[1:]
+				continue
+			}
+			ok, failed = window[0].ack.Ok(), window[0].ack.Err()
+		}
+		if len(window) >= eventWindow {
+			in = nil
+		}
 		select {
-		case pe = <-m.events:
+		case pe := <-in:
+			ack, err := m.ejs.PublishAsync(pe.subject, pe.data, jetstream.WithMsgID(pe.id))
+			if err != nil {
+				ack = nil
+			}
+			window = append(window, sentEvent{pe: pe, ack: ack})
+		case <-ok:
+			window = window[1:]
+		case err := <-failed:
+			m.log.Debug("event not acknowledged; publishing it again", "subject", window[0].pe.subject, "err", err)
+			window[0].ack = nil // retried on its own at the top of the loop
 		case <-m.quit:
-			m.flushEvents()
+			m.flushEvents(window)
 			return
 		}
-		giveUp := time.Now().Add(eventRetry)
-		for attempt := 0; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, err := m.js.Publish(ctx, pe.subject, pe.data, jetstream.WithMsgID(pe.id))
-			cancel()
-			if err == nil {
-				break
-			}
-			if attempt == 0 {
-				m.log.Warn("event not stored yet; retrying", "subject", pe.subject, "err", err)
-			}
-			if time.Now().After(giveUp) {
-				m.eventsDropped.Add(1)
-				m.log.Error("event dropped: the events stream did not accept it", "subject", pe.subject, "for", eventRetry, "err", err)
-				break
-			}
-			select {
-			case <-m.quit:
-				m.flushEvents()
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
+	}
+}
+
+// retryEvent publishes one event until the stream acknowledges it, for at most eventRetry; it
+// reports false when the matchmaker is closing.
+func (m *Matchmaker) retryEvent(pe pendingEvent) bool {
+	giveUp := time.Now().Add(eventRetry)
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), eventAckTimeout)
+		_, err := m.js.Publish(ctx, pe.subject, pe.data, jetstream.WithMsgID(pe.id))
+		cancel()
+		if err == nil {
+			return true
+		}
+		if attempt == 0 {
+			m.log.Warn("event not stored yet; retrying", "subject", pe.subject, "err", err)
+		}
+		if time.Now().After(giveUp) {
+			m.dropEvent()
+			m.log.Error("event dropped: the events stream did not accept it", "subject", pe.subject, "for", eventRetry, "err", err)
+			return true
+		}
+		select {
+		case <-m.quit:
+			return false
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
@@ -80,20 +126,45 @@ func (m *Matchmaker) eventLoop() {
 // eventRetry is how long one event is retried (a stream leader election takes seconds).
 const eventRetry = 30 * time.Second
 
-// flushEvents tries, for at most 2 s in all, to store the events still queued at close.
-func (m *Matchmaker) flushEvents() {
+// flushEvents tries, for at most 2 s in all, to store the events still unacknowledged or
+// queued at close.
+func (m *Matchmaker) flushEvents(window []sentEvent) {
 	deadline := time.Now().Add(2 * time.Second)
+	publish := func(pe pendingEvent) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_, err := m.js.Publish(ctx, pe.subject, pe.data, jetstream.WithMsgID(pe.id))
+		cancel()
+		if err != nil {
+			m.dropEvent()
+		}
+	}
+	for _, se := range window {
+		if se.ack != nil {
+			select {
+			case <-se.ack.Ok():
+				continue
+			case err := <-se.ack.Err():
+				m.log.Debug("event not acknowledged; publishing it again", "subject", se.pe.subject, "err", err)
+			case <-time.After(time.Until(deadline)):
+			}
+		}
+		publish(se.pe) // the stream drops it if it was stored after all
+	}
 	for time.Now().Before(deadline) {
 		select {
 		case pe := <-m.events:
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			_, err := m.js.Publish(ctx, pe.subject, pe.data, jetstream.WithMsgID(pe.id))
-			cancel()
-			if err != nil {
-				m.eventsDropped.Add(1)
-			}
+			publish(pe)
 		default:
 			return
 		}
 	}
+}
+
+// EventsDropped is how many events this replica could not store (the queue overflowed, or
+// the stream refused one for eventRetry).
+func (m *Matchmaker) EventsDropped() uint64 { return m.eventsDropped.Load() }
+
+func (m *Matchmaker) dropEvent() {
+	m.eventsDropped.Add(1)
+	metrics.EventsDropped.Inc()
 }

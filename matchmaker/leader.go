@@ -21,9 +21,11 @@ const (
 )
 
 // run is the replica's loop. It owns the lease and, while leader, all placement state (the
-// queue): NATS handlers only post to its channels.
+// queue, the reservations in flight): NATS handlers and reservation goroutines only post to
+// its channels.
 func (m *Matchmaker) run(kv jetstream.KeyValue) {
 	defer close(m.done)
+	defer m.reserveWG.Wait()
 	var (
 		rev        uint64
 		leaderSubs []*nats.Subscription
@@ -128,6 +130,12 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 				})
 				lose("closing", nil)
 			}
+			// Let the reservations in flight finish (each within ReserveTimeout), so their
+			// players get an answer; none is retried.
+			m.closing = true
+			for m.inflight > 0 {
+				m.settle(<-m.results)
+			}
 			return
 		case <-renew.C:
 			tryLease()
@@ -140,7 +148,9 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 			if m.lq != nil {
 				m.lq.notify()
 			}
-		case msg := <-m.placeCh:
+		case res := <-m.results:
+			m.settle(res)
+		case msg := <-placeCh(m):
 			if m.lq == nil {
 				respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeHostUnavailable, "matchmaker leadership is changing; try again")))
 				continue
@@ -152,6 +162,15 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 			}
 		}
 	}
+}
+
+// placeCh is m.placeCh, or nil (never ready) while maxInflight reservations are in flight:
+// placement requests then wait in the channel's buffer.
+func placeCh(m *Matchmaker) chan *nats.Msg {
+	if m.inflight >= maxInflight {
+		return nil
+	}
+	return m.placeCh
 }
 
 func respondReply(msg *nats.Msg, r protocol.Reply) {

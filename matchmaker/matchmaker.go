@@ -93,18 +93,25 @@ type Matchmaker struct {
 	cfg    Config
 	nc     *nats.Conn
 	js     jetstream.JetStream
+	ejs    jetstream.JetStream // for the events' asynchronous publishes (events.go)
 	log    *slog.Logger
 	replay *probe.ReplayGuard
 
 	mu    sync.Mutex
 	hosts map[string]*hostEntry // guarded by mu
 	index *Index                // guarded by mu; the same hosts, arranged for placement
-	subs  []*nats.Subscription
+	// pending counts, per host, the reservations in flight; the index counts them as reserved.
+	pending map[string]int // guarded by mu
+	subs    []*nats.Subscription
 
 	leader   atomic.Bool
 	badBeats atomic.Uint64
 	// Owned by run.
-	lq *leaderState
+	lq        *leaderState
+	inflight  int  // reservations in flight (reserveNext); their answers arrive on results
+	closing   bool // no more reservations start
+	results   chan reserveResult
+	reserveWG sync.WaitGroup
 
 	events        chan pendingEvent
 	eventsDone    chan struct{}
@@ -130,10 +137,17 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	ejs, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(eventAckTimeout),
+		jetstream.WithPublishAsyncMaxPending(2*eventWindow))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
 	m := &Matchmaker{
-		cfg: cfg, nc: nc, js: js, log: cfg.Logger.With("role", "matchmaker", "replica", cfg.ID),
+		cfg: cfg, nc: nc, js: js, ejs: ejs, log: cfg.Logger.With("role", "matchmaker", "replica", cfg.ID),
 		replay:     &probe.ReplayGuard{},
 		hosts:      map[string]*hostEntry{},
+		pending:    map[string]int{},
+		results:    make(chan reserveResult, maxInflight),
 		index:      NewIndex(),
 		placeCh:    make(chan *nats.Msg, 4096),
 		events:     make(chan pendingEvent, eventQueue),
@@ -308,7 +322,7 @@ func (m *Matchmaker) applyAt(hb protocol.Heartbeat, seen time.Time) {
 		return // out of order; a restarted host starts again at 1
 	}
 	e.hb, e.seen = hb, seen
-	m.index.Upsert(hostView(hb, m.cfg.Now().Sub(seen) > m.cfg.SuspectAfter))
+	m.index.Upsert(m.viewLocked(e))
 	m.mu.Unlock()
 	if isNew {
 		m.log.Info("host registered", "host", hb.Host, "region", hb.Region, "slots", hb.Slots)
@@ -370,10 +384,27 @@ func (m *Matchmaker) decide(t Ticket) Decision {
 	return d
 }
 
-func hostView(hb protocol.Heartbeat, suspect bool) HostView {
+// viewLocked is what the index knows of a host: its last heartbeat, with the reservations in
+// flight to it counted as reserved. m.mu held.
+func (m *Matchmaker) viewLocked(e *hostEntry) HostView {
+	hb := e.hb
 	return HostView{
-		ID: hb.Host, Region: hb.Region, State: hb.State, Suspect: suspect,
-		Slots: hb.Slots, Used: hb.Used, Reserved: hb.Reserved, Games: hb.Games,
+		ID: hb.Host, Region: hb.Region, State: hb.State, Suspect: m.cfg.Now().Sub(e.seen) > m.cfg.SuspectAfter,
+		Slots: hb.Slots, Used: hb.Used, Reserved: hb.Reserved + m.pending[hb.Host], Games: hb.Games,
+	}
+}
+
+// addPending counts a reservation to host as started (+1) or answered (-1).
+func (m *Matchmaker) addPending(host string, delta int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := m.pending[host] + delta; n > 0 {
+		m.pending[host] = n
+	} else {
+		delete(m.pending, host)
+	}
+	if e := m.hosts[host]; e != nil {
+		m.index.Upsert(m.viewLocked(e))
 	}
 }
 
@@ -414,15 +445,19 @@ func (m *Matchmaker) Hosts() []protocol.Heartbeat {
 	return out
 }
 
-// reserve asks host to hold a slot for the ticket.
-func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket, c Candidate) (protocol.Reply, error) {
+// reserve asks host to hold a slot for the ticket, waiting at most ReserveTimeout (and not
+// past deadline).
+func (m *Matchmaker) reserve(host string, t *ticket, c Candidate, deadline time.Time) (protocol.Reply, error) {
 	body, _ := json.Marshal(protocol.ReserveRequest{
 		Session: t.req.Session, Game: t.req.Game,
 		RTTMillis: float64(c.RTT) / float64(time.Millisecond), Reason: c.Reason,
 	})
-	rctx, cancel := context.WithTimeout(ctx, m.cfg.ReserveTimeout)
+	if d := time.Now().Add(m.cfg.ReserveTimeout); d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	resp, err := m.nc.RequestWithContext(rctx, protocol.SubjectReserve(host), body)
+	resp, err := m.nc.RequestWithContext(ctx, protocol.SubjectReserve(host), body)
 	if err != nil {
 		return protocol.Reply{}, err
 	}
@@ -432,9 +467,6 @@ func (m *Matchmaker) reserve(ctx context.Context, host string, t *ticket, c Cand
 	}
 	if !r.OK {
 		return r, r.Err()
-	}
-	if hb := r.Heartbeat; hb != nil && hb.Host == host {
-		m.apply(*hb)
 	}
 	return r, nil
 }

@@ -51,6 +51,10 @@ type fakeHost struct {
 	// leaveAfter, when set, frees each reserved slot again after that long (the player left)
 	// and announces it with a heartbeat.
 	leaveAfter time.Duration
+	refused    int // reservations refused in all
+	// onReserve, when set, is called as a reservation request arrives, before it is answered:
+	// blocking in it makes a slow host.
+	onReserve func(session string)
 }
 
 func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
@@ -58,9 +62,18 @@ func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
 	h := &fakeHost{id: id, game: "demo", slots: slots, nc: nc}
 	sub, err := nc.Subscribe(protocol.SubjectReserve(id), func(m *nats.Msg) {
 		h.mu.Lock()
+		on := h.onReserve
+		h.mu.Unlock()
+		if on != nil {
+			var rq protocol.ReserveRequest
+			_ = json.Unmarshal(m.Data, &rq)
+			on(rq.Session)
+		}
+		h.mu.Lock()
 		defer h.mu.Unlock()
 		r := protocol.Reply{OK: true, Host: id, Region: "r1"}
 		if h.refuse || h.used >= h.slots {
+			h.refused++
 			r = protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "full"))
 		} else {
 			h.used++
@@ -392,7 +405,9 @@ func TestLeaderFailover(t *testing.T) {
 	c, _ := newReplica("c")
 	h := newFakeHost(t, connect("hosts"), "h1", 100)
 	h.beat(t, protocol.HostReady)
-	waitHosts(t, b, 1)
+	for _, m := range []*Matchmaker{a, b, c} {
+		waitHosts(t, m, 1)
+	}
 	client := connect("gateway")
 
 	if r := place(t, client, "s1", "demo"); !r.OK || r.Host != "h1" {

@@ -1,7 +1,6 @@
 package matchmaker
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +18,14 @@ type ticket struct {
 	req   protocol.PlaceRequest
 	since time.Time
 	rtt   map[string]time.Duration // verified; nil when the player measured nothing
+	// placing: a reservation for it is in flight; cancelled: its player left meanwhile.
+	placing, cancelled bool
 }
 
 // leaderState is the leader's placement state: the queues. Only the run goroutine touches it.
 type leaderState struct {
 	m         *Matchmaker
+	abandoned bool                 // leadership was lost; reservations still in flight finish
 	queues    map[string][]*ticket // by game, oldest first
 	bySession map[string]*ticket
 	// interval is, per game, a moving average of the time between placements out of the
@@ -42,13 +44,15 @@ func newLeaderState(m *Matchmaker) *leaderState {
 // abandon drops the queue when leadership is lost; the gateways re-submit their tickets to the
 // next leader (keeping their place by their Since time).
 func (l *leaderState) abandon() {
+	l.abandoned = true
 	l.queues, l.bySession = nil, nil
 }
 
 // defaultInterval is the ETA's time per queue position before any placement was observed.
 const defaultInterval = 20 * time.Second
 
-// handlePlace answers one placement request: placed now, queued, or an error.
+// handlePlace answers one placement request: placed (once a host has reserved a slot, which
+// happens off the run goroutine), queued, or an error.
 func (l *leaderState) handlePlace(msg *nats.Msg) {
 	var req protocol.PlaceRequest
 	if len(msg.Data) > 64<<10 || json.Unmarshal(msg.Data, &req) != nil ||
@@ -81,11 +85,9 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 		m.publishEvent(protocol.Event{Kind: "ticket_created", Session: req.Session, Game: req.Game})
 	}
 	if len(l.queues[req.Game]) == 0 {
-		r, err := l.tryPlace(t)
+		err := l.place(t, msg)
 		if err == nil {
-			metrics.Placements.WithLabelValues("placed").Inc()
-			respondReply(msg, r)
-			return
+			return // answered when the reservation settles
 		}
 		if protocol.CodeOf(err) != protocol.CodeNoFreeHost {
 			metrics.Placements.WithLabelValues("error").Inc()
@@ -93,6 +95,12 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 			return
 		}
 	}
+	l.queueTicket(t, msg)
+}
+
+// queueTicket puts a new ticket in its game's queue and answers its request with the position.
+func (l *leaderState) queueTicket(t *ticket, msg *nats.Msg) {
+	m, req := l.m, t.req
 	if len(l.queues[req.Game]) >= m.cfg.MaxQueue {
 		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "no free host, and the queue is full")))
 		return
@@ -150,6 +158,7 @@ func (l *leaderState) cancel(session string) {
 	if t == nil {
 		return
 	}
+	t.cancelled = true
 	l.remove(t)
 	l.m.log.Info("ticket cancelled", "session", session)
 }
@@ -166,39 +175,28 @@ func (l *leaderState) remove(t *ticket) {
 	metrics.QueueLength.WithLabelValues(t.req.Game).Set(float64(len(l.queues[t.req.Game])))
 }
 
-// process places queued tickets, first come first served per game, while slots allow.
+// process places queued tickets, first come first served per game, while slots allow: it
+// starts a reservation for each ticket from the head of the queue that has none in flight,
+// and stops at the first that nothing fits.
 func (l *leaderState) process() {
 	for game, q := range l.queues {
-		for len(q) > 0 {
-			t := q[0]
-			r, err := l.tryPlace(t)
-			if err != nil {
-				if protocol.CodeOf(err) == protocol.CodeNoFreeHost {
-					break // the head waits; the ones behind it wait longer
-				}
-				l.m.publishTo(t.req.Session, protocol.ErrorMessage(err))
-				l.remove(t)
-				q = l.queues[game]
+		for i := 0; i < len(q) && l.m.inflight < maxInflight; {
+			t := q[i]
+			if t.placing {
+				i++
 				continue
 			}
-			metrics.Placements.WithLabelValues("placed").Inc()
-			now := l.m.cfg.Now()
-			metrics.QueueWait.Observe(now.Sub(t.since).Seconds())
-			if last, ok := l.lastPlaced[game]; ok {
-				gap := now.Sub(last)
-				if iv := l.interval[game]; iv == 0 {
-					l.interval[game] = gap
-				} else {
-					l.interval[game] = (3*iv + gap) / 4
-				}
+			err := l.place(t, nil)
+			if err == nil {
+				i++
+				continue
 			}
-			l.lastPlaced[game] = now
+			if protocol.CodeOf(err) == protocol.CodeNoFreeHost {
+				break // the head waits; the ones behind it wait longer
+			}
+			l.m.publishTo(t.req.Session, protocol.ErrorMessage(err))
 			l.remove(t)
 			q = l.queues[game]
-			l.m.publishTo(t.req.Session, protocol.Message{
-				Type: protocol.TypePlaced, Session: t.req.Session, Host: r.Host, Region: r.Region,
-				RTTMillis: r.RTTMillis, Why: r.Why,
-			})
 		}
 	}
 }
@@ -213,38 +211,135 @@ func (l *leaderState) notify() {
 	}
 }
 
-// tryPlace decides and reserves; a nil error means the ticket is placed.
-func (l *leaderState) tryPlace(t *ticket) (protocol.Reply, error) {
+// place decides where t goes and starts reserving a slot for it there; a nil error means a
+// reservation is in flight (settle finishes the placement). msg is the request to answer, or
+// nil for a ticket from the queue (its player hears through its gateway).
+func (l *leaderState) place(t *ticket, msg *nats.Msg) error {
 	m := l.m
-	d := m.decide(Ticket{Session: t.req.Session, Game: t.req.Game, RTT: t.rtt, Waited: m.cfg.Now().Sub(t.since)})
+	now := m.cfg.Now()
+	d := m.decide(Ticket{Session: t.req.Session, Game: t.req.Game, RTT: t.rtt, Waited: now.Sub(t.since)})
 	if len(d.Candidates) == 0 {
-		return protocol.Reply{}, protocol.Errorf(d.Code, "%s", d.Reason)
+		return protocol.Errorf(d.Code, "%s", d.Reason)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*m.cfg.ReserveTimeout)
-	defer cancel()
-	for _, c := range d.Candidates {
-		r, err := m.reserve(ctx, c.Host, t, c)
-		if err != nil {
-			m.log.Info("reservation refused", "host", c.Host, "session", t.req.Session, "err", err)
-			if ctx.Err() != nil {
-				break
+	t.placing = true
+	m.reserveNext(&attempt{l: l, t: t, msg: msg, cands: d.Candidates, deadline: time.Now().Add(4 * m.cfg.ReserveTimeout)})
+	return nil
+}
+
+// placed finishes an attempt whose host reserved a slot.
+func (l *leaderState) placed(a *attempt, c Candidate, r protocol.Reply) {
+	m, t := l.m, a.t
+	t.placing = false
+	r.RTTMillis = float64(c.RTT) / float64(time.Millisecond)
+	r.Why = c.Reason
+	if t.rtt != nil {
+		metrics.PlayerRTT.Observe(c.RTT.Seconds())
+	}
+	now := m.cfg.Now()
+	m.log.Info("session placed", "session", t.req.Session, "game", t.req.Game, "host", c.Host,
+		"region", c.Region, "rtt", c.RTT, "waited", now.Sub(t.since).Round(time.Millisecond), "reason", c.Reason)
+	m.publishEvent(protocol.Event{
+		Kind: "placed", Session: t.req.Session, Game: t.req.Game, Host: c.Host,
+		Region: c.Region, RTTMillis: r.RTTMillis, Detail: c.Reason,
+	})
+	metrics.Placements.WithLabelValues("placed").Inc()
+	if a.msg != nil {
+		respondReply(a.msg, r)
+		return
+	}
+	if t.cancelled { // the player left while the reservation was in flight: free the slot
+		b, _ := json.Marshal(protocol.Message{Type: protocol.TypeLeave})
+		if err := m.nc.Publish(protocol.SubjectToHost(c.Host, t.req.Session), b); err != nil {
+			m.log.Warn("releasing a cancelled ticket's reservation failed", "session", t.req.Session, "err", err)
+		}
+		return
+	}
+	game := t.req.Game
+	metrics.QueueWait.Observe(now.Sub(t.since).Seconds())
+	if !l.abandoned {
+		if last, ok := l.lastPlaced[game]; ok {
+			gap := now.Sub(last)
+			if iv := l.interval[game]; iv == 0 {
+				l.interval[game] = gap
+			} else {
+				l.interval[game] = (3*iv + gap) / 4
 			}
-			continue
 		}
-		r.RTTMillis = float64(c.RTT) / float64(time.Millisecond)
-		if t.rtt != nil {
-			metrics.PlayerRTT.Observe(c.RTT.Seconds())
-		}
-		r.Why = c.Reason
-		m.log.Info("session placed", "session", t.req.Session, "game", t.req.Game, "host", c.Host,
-			"region", c.Region, "rtt", c.RTT, "waited", m.cfg.Now().Sub(t.since).Round(time.Millisecond), "reason", c.Reason)
-		m.publishEvent(protocol.Event{
-			Kind: "placed", Session: t.req.Session, Game: t.req.Game, Host: c.Host,
-			Region: c.Region, RTTMillis: r.RTTMillis, Detail: c.Reason,
-		})
-		return r, nil
+		l.lastPlaced[game] = now
+		l.remove(t)
 	}
-	return protocol.Reply{}, protocol.Errorf(protocol.CodeNoFreeHost, "no free host: every candidate refused the reservation")
+	m.publishTo(t.req.Session, protocol.Message{
+		Type: protocol.TypePlaced, Session: t.req.Session, Host: r.Host, Region: r.Region,
+		RTTMillis: r.RTTMillis, Why: r.Why,
+	})
+}
+
+// unplaced finishes an attempt that every candidate refused: a new ticket is queued, a queued
+// one stays where it is.
+func (l *leaderState) unplaced(a *attempt) {
+	a.t.placing = false
+	switch {
+	case a.msg == nil:
+	case l.abandoned:
+		respondReply(a.msg, protocol.FailReply(protocol.Errorf(protocol.CodeHostUnavailable, "matchmaker leadership is changing; try again")))
+	default:
+		l.queueTicket(a.t, a.msg)
+	}
+}
+
+// maxInflight bounds the reservations in flight at once; beyond it, placement requests wait
+// in their channel.
+const maxInflight = 256
+
+// attempt is one ticket being placed. Its reservation requests go to one candidate at a time,
+// each on its own goroutine, so the leader decides the next tickets meanwhile; the hosts'
+// pending reservations count as reserved in the index, so no decision counts a slot twice.
+type attempt struct {
+	l        *leaderState // the leadership it started under
+	t        *ticket
+	msg      *nats.Msg
+	cands    []Candidate // not tried yet
+	deadline time.Time   // wall clock (not Config.Now): it bounds real requests
+}
+
+type reserveResult struct {
+	a     *attempt
+	c     Candidate
+	reply protocol.Reply
+	err   error
+}
+
+// reserveNext asks the attempt's next candidate to reserve a slot. Run goroutine only.
+func (m *Matchmaker) reserveNext(a *attempt) {
+	c := a.cands[0]
+	a.cands = a.cands[1:]
+	m.addPending(c.Host, 1)
+	m.inflight++
+	m.reserveWG.Go(func() {
+		r, err := m.reserve(c.Host, a.t, c, a.deadline)
+		m.results <- reserveResult{a: a, c: c, reply: r, err: err} // room for maxInflight: never blocks
+	})
+}
+
+// settle takes a reservation's answer: placed, the next candidate, or unplaced. Run
+// goroutine only.
+func (m *Matchmaker) settle(res reserveResult) {
+	m.inflight--
+	m.addPending(res.c.Host, -1)
+	a := res.a
+	if res.err == nil {
+		if hb := res.reply.Heartbeat; hb != nil && hb.Host == res.c.Host {
+			m.apply(*hb)
+		}
+		a.l.placed(a, res.c, res.reply)
+		return
+	}
+	m.log.Info("reservation refused", "host", res.c.Host, "session", a.t.req.Session, "err", res.err)
+	if len(a.cands) > 0 && !a.t.cancelled && !m.closing && time.Now().Before(a.deadline) {
+		m.reserveNext(a)
+		return
+	}
+	a.l.unplaced(a)
 }
 
 // verifyRTTs turns the player's RTT claims into verified RTTs per region.

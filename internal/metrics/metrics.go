@@ -76,6 +76,9 @@ var (
 		Name: "edgeplay_queue_wait_seconds", Help: "How long queued players waited before they were placed.",
 		Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
 	})
+	EventsDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "edgeplay_events_dropped_total", Help: "Session events the matchmaker could not store in the events stream.",
+	})
 	QueueLength = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "edgeplay_queue_length", Help: "Tickets waiting, by game (leader only).",
 	}, []string{"game"})
