@@ -36,6 +36,9 @@ bench:
 	$(GO) run ./cmd/edgebench encoder
 	$(GO) run ./cmd/edgebench latency
 	$(GO) run ./cmd/edgebench density
+	$(GO) run ./cmd/edgebench placement -hosts 10000
+	$(GO) run ./cmd/edgebench heartbeats -hosts 10000
+	$(GO) run ./cmd/edgebench memory -hosts 10000 -tickets 1000
 	$(GO) test -count=1 -run TestBrowserPlay -v ./internal/e2e/ | grep -E 'click-to-photon|^(ok|FAIL|---)'
 
 ## fuzz: run every fuzz target for FUZZTIME each

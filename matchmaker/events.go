@@ -66,6 +66,7 @@ func (m *Matchmaker) eventLoop() {
 		if len(window) > 0 {
 			if window[0].ack == nil {
 				if !m.retryEvent(window[0].pe) {
+					<-m.done
 					m.flushEvents(window)
 					return
 				}
@@ -90,6 +91,9 @@ func (m *Matchmaker) eventLoop() {
 			m.log.Debug("event not acknowledged; publishing it again", "subject", window[0].pe.subject, "err", err)
 			window[0].ack = nil // retried on its own at the top of the loop
 		case <-m.quit:
+			// The leader's loop may still publish (placements whose reservations were in
+			// flight); flush after it has ended. It ends within ReserveTimeout.
+			<-m.done
 			m.flushEvents(window)
 			return
 		}
@@ -150,10 +154,14 @@ func (m *Matchmaker) flushEvents(window []sentEvent) {
 		}
 		publish(se.pe) // the stream drops it if it was stored after all
 	}
-	for time.Now().Before(deadline) {
+	for {
 		select {
 		case pe := <-m.events:
-			publish(pe)
+			if time.Now().Before(deadline) {
+				publish(pe)
+			} else {
+				m.dropEvent() // out of time
+			}
 		default:
 			return
 		}

@@ -1,6 +1,7 @@
 package matchmaker
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgeplay/edgeplay/protocol"
 )
@@ -160,5 +162,68 @@ func TestCloseAnswersReservationsInFlight(t *testing.T) {
 	m.Close()
 	if r := <-reply; !r.OK || r.Host != "a" {
 		t.Fatalf("reply %+v, want placed on a", r)
+	}
+	// Its "placed" event was published after Close began, and is stored all the same.
+	js, err := jetstream.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, protocol.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := protocol.SubjectEvent("placed")
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[subject]; n != 1 {
+		t.Fatalf("%d placed events in the stream, want 1", n)
+	}
+}
+
+// A player who leaves while its first reservation is in flight (never queued) has the slot
+// freed as soon as the host grants it.
+func TestCancelDuringFirstReservationFreesTheSlot(t *testing.T) {
+	_, connect := startNATS(t)
+	m := quietMatchmaker(t, connect("mm"))
+	defer m.Close()
+	hostConn, client := connect("hosts"), connect("gateway")
+	h := newFakeHost(t, hostConn, "a", 1)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	h.onReserve = func(string) {
+		close(arrived)
+		<-release
+	}
+	h.beat(t, protocol.HostReady)
+	waitHosts(t, m, 1)
+	leave := make(chan *nats.Msg, 1)
+	sub, err := hostConn.ChanSubscribe(protocol.SubjectToHost("a", "s1"), leave)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	b, _ := json.Marshal(protocol.PlaceRequest{Session: "s1", Game: "demo"})
+	if err := client.PublishRequest(protocol.SubjectPlace, nats.NewInbox(), b); err != nil { // nobody waits for the answer
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reservation")
+	}
+	b, _ = json.Marshal(protocol.CancelRequest{Session: "s1"})
+	if err := client.Publish(protocol.SubjectCancel, b); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.Flush()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	select {
+	case <-leave:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the host was not told to free the slot of the player who left")
 	}
 }

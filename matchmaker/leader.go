@@ -136,7 +136,14 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 			for m.inflight > 0 {
 				m.settle(<-m.results)
 			}
-			return
+			for {
+				select {
+				case msg := <-m.placeCh: // arrived before the subscription ended
+					respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeHostUnavailable, "matchmaker leadership is changing; try again")))
+				default:
+					return
+				}
+			}
 		case <-renew.C:
 			tryLease()
 		case <-sweep.C:

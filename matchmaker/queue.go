@@ -27,7 +27,8 @@ type leaderState struct {
 	m         *Matchmaker
 	abandoned bool                 // leadership was lost; reservations still in flight finish
 	queues    map[string][]*ticket // by game, oldest first
-	bySession map[string]*ticket
+	bySession map[string]*ticket   // the queued tickets
+	direct    map[string]*ticket   // new tickets whose first reservation is in flight
 	// interval is, per game, a moving average of the time between placements out of the
 	// queue: the basis of the ETA.
 	interval   map[string]time.Duration
@@ -36,7 +37,7 @@ type leaderState struct {
 
 func newLeaderState(m *Matchmaker) *leaderState {
 	return &leaderState{
-		m: m, queues: map[string][]*ticket{}, bySession: map[string]*ticket{},
+		m: m, queues: map[string][]*ticket{}, bySession: map[string]*ticket{}, direct: map[string]*ticket{},
 		interval: map[string]time.Duration{}, lastPlaced: map[string]time.Time{},
 	}
 }
@@ -45,7 +46,7 @@ func newLeaderState(m *Matchmaker) *leaderState {
 // next leader (keeping their place by their Since time).
 func (l *leaderState) abandon() {
 	l.abandoned = true
-	l.queues, l.bySession = nil, nil
+	l.queues, l.bySession, l.direct = nil, nil, nil
 }
 
 // defaultInterval is the ETA's time per queue position before any placement was observed.
@@ -65,6 +66,10 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	now := m.cfg.Now()
 	if t := l.bySession[req.Session]; t != nil { // a re-submission: still queued
 		respondReply(msg, l.queuedReply(t))
+		return
+	}
+	if l.direct[req.Session] != nil {
+		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadState, "this session is being placed already")))
 		return
 	}
 	verifyAt := now
@@ -87,6 +92,7 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	if len(l.queues[req.Game]) == 0 {
 		err := l.place(t, msg)
 		if err == nil {
+			l.direct[req.Session] = t
 			return // answered when the reservation settles
 		}
 		if protocol.CodeOf(err) != protocol.CodeNoFreeHost {
@@ -153,8 +159,13 @@ func (l *leaderState) queuedReply(t *ticket) protocol.Reply {
 	}
 }
 
+// cancel drops the ticket of a player who left: from the queue, or, when its reservation is in
+// flight, once that settles (a granted slot is freed at once).
 func (l *leaderState) cancel(session string) {
 	t := l.bySession[session]
+	if t == nil {
+		t = l.direct[session]
+	}
 	if t == nil {
 		return
 	}
@@ -243,15 +254,20 @@ func (l *leaderState) placed(a *attempt, c Candidate, r protocol.Reply) {
 		Region: c.Region, RTTMillis: r.RTTMillis, Detail: c.Reason,
 	})
 	metrics.Placements.WithLabelValues("placed").Inc()
-	if a.msg != nil {
-		respondReply(a.msg, r)
-		return
-	}
 	if t.cancelled { // the player left while the reservation was in flight: free the slot
 		b, _ := json.Marshal(protocol.Message{Type: protocol.TypeLeave})
 		if err := m.nc.Publish(protocol.SubjectToHost(c.Host, t.req.Session), b); err != nil {
 			m.log.Warn("releasing a cancelled ticket's reservation failed", "session", t.req.Session, "err", err)
 		}
+	}
+	if a.msg != nil {
+		if !l.abandoned {
+			delete(l.direct, t.req.Session)
+		}
+		respondReply(a.msg, r)
+		return
+	}
+	if t.cancelled {
 		return
 	}
 	game := t.req.Game
@@ -278,8 +294,13 @@ func (l *leaderState) placed(a *attempt, c Candidate, r protocol.Reply) {
 // one stays where it is.
 func (l *leaderState) unplaced(a *attempt) {
 	a.t.placing = false
+	if a.msg != nil && !l.abandoned {
+		delete(l.direct, a.t.req.Session)
+	}
 	switch {
 	case a.msg == nil:
+	case a.t.cancelled:
+		respondReply(a.msg, protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "cancelled")))
 	case l.abandoned:
 		respondReply(a.msg, protocol.FailReply(protocol.Errorf(protocol.CodeHostUnavailable, "matchmaker leadership is changing; try again")))
 	default:
@@ -335,7 +356,7 @@ func (m *Matchmaker) settle(res reserveResult) {
 		return
 	}
 	m.log.Info("reservation refused", "host", res.c.Host, "session", a.t.req.Session, "err", res.err)
-	if len(a.cands) > 0 && !a.t.cancelled && !m.closing && time.Now().Before(a.deadline) {
+	if len(a.cands) > 0 && !a.t.cancelled && !a.l.abandoned && !m.closing && time.Now().Before(a.deadline) {
 		m.reserveNext(a)
 		return
 	}

@@ -59,7 +59,8 @@ type playConn struct {
 	// while a writer goroutine runs, and for good once writing has ended (Close frame sent,
 	// write failed or teardown), when writerDone closes.
 	closing    atomic.Bool
-	writing    atomic.Bool
+	wmu        sync.Mutex
+	writing    bool // guarded by wmu
 	writerDone chan struct{}
 	writerOnce sync.Once
 	pingTimer  *time.Timer // guarded by mu
@@ -159,6 +160,9 @@ func (c *playConn) readLoop() {
 				c.log.Debug("websocket read ended", "err", err)
 			}
 			return
+		}
+		if c.isDone() {
+			return // closing: a client that ignores our Close frame does not keep the reader
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
 		data, err := io.ReadAll(io.LimitReader(rd, protocol.MaxMessageSize+1))
@@ -330,6 +334,8 @@ func (c *playConn) resubmit() {
 	case !r.Queued:
 		if c.starting.CompareAndSwap(false, true) {
 			c.start(r, req.Since)
+		} else {
+			c.releaseDuplicate(r.Host)
 		}
 	default:
 		c.lastQueued.Store(time.Now().UnixNano())
@@ -395,6 +401,15 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 	}
 }
 
+// releaseDuplicate frees a second reservation for this session (two leaders placed it, around
+// a failover), unless it is on the host the session started on.
+func (c *playConn) releaseDuplicate(host string) {
+	if cur := c.hostID(); cur != "" && host != "" && host != cur {
+		c.log.Info("releasing a second placement", "host", host, "playing_on", cur)
+		c.toHost(host, protocol.Message{Type: protocol.TypeLeave})
+	}
+}
+
 // queueSilence is how long a queued ticket waits for news before it is submitted again.
 const queueSilence = 5 * time.Second
 
@@ -444,6 +459,10 @@ func (c *playConn) fromHost(msg *nats.Msg) {
 		}
 	case protocol.TypePlaced: // from the matchmaker leader, for a queued ticket (it may
 		// arrive before join has seen the "queued" reply, so it is always kept)
+		if c.starting.Load() {
+			c.releaseDuplicate(m.Host)
+			return
+		}
 		select {
 		case c.placedCh <- protocol.Reply{OK: true, Host: m.Host, Region: m.Region, RTTMillis: m.RTTMillis, Why: m.Why}:
 		default:
@@ -504,17 +523,36 @@ func (c *playConn) finish() {
 	})
 }
 
-// startWriter starts a writer goroutine unless one runs (or writing has ended).
+// startWriter starts a writer goroutine unless one runs (or writing has ended). It is called
+// after a message was queued (or done closed): either the running writer sees it when it
+// looks before stopping (under wmu), or it has stopped and this starts another.
 func (c *playConn) startWriter() {
-	if c.writing.CompareAndSwap(false, true) && !c.spawn(c.writeLoop) {
+	c.wmu.Lock()
+	start := !c.writing
+	c.writing = true
+	c.wmu.Unlock()
+	if start && !c.spawn(c.writeLoop) {
 		c.endWriting()
 	}
 }
 
 // endWriting ends writing for good: writing stays set, so no writer starts again.
 func (c *playConn) endWriting() {
-	c.writing.Store(true)
+	c.wmu.Lock()
+	c.writing = true
+	c.wmu.Unlock()
 	c.writerOnce.Do(func() { close(c.writerDone) })
+}
+
+// idle stops the writer if there is nothing to do; it reports whether it did.
+func (c *playConn) idle() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.send) > 0 || c.isDone() {
+		return false
+	}
+	c.writing = false
+	return true
 }
 
 func (c *playConn) isDone() bool {
@@ -546,10 +584,7 @@ func (c *playConn) writeLoop() {
 				return
 			}
 		default:
-			// Idle: stop. A message queued (or finish called) since the last look found this
-			// writer still running and started none, so look once more.
-			c.writing.Store(false)
-			if (len(c.send) == 0 && !c.isDone()) || !c.writing.CompareAndSwap(false, true) {
+			if c.idle() {
 				return
 			}
 		}
@@ -605,12 +640,14 @@ func (c *playConn) teardown() {
 	c.wg.Wait()
 	c.endWriting()
 	c.mu.Lock()
-	host, sub := c.host, c.sub
+	host, sub, joined := c.host, c.sub, c.joined
 	c.mu.Unlock()
 	if host != "" && !c.ended.Load() {
 		c.toHost(host, protocol.Message{Type: protocol.TypeLeave})
 	}
-	if host == "" && c.queued.Load() {
+	if host == "" && joined {
+		// Queued, or being placed: the matchmaker drops the ticket (and frees a reservation
+		// that lands after this).
 		b, _ := json.Marshal(protocol.CancelRequest{Session: c.id})
 		if err := c.s.nc.Publish(protocol.SubjectCancel, b); err != nil {
 			c.log.Warn("cancel publish failed", "err", err)

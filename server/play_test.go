@@ -1,12 +1,16 @@
 package server
 
 import (
+	"encoding/json"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/edgeplay/edgeplay/protocol"
 )
 
 // The writer runs only while there is something to send, so pings come from a timer: a player
@@ -75,5 +79,98 @@ func TestPingsKeepLivePlayersAndDropSilentOnes(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// Around a matchmaker failover two leaders can place the same queued ticket. Once the session
+// has started on one host, a "placed" for another host frees that reservation ("leave"); one
+// for the session's own host changes nothing.
+func TestSecondPlacementIsReleased(t *testing.T) {
+	s, _, _ := newTestServer(t)
+	c := &playConn{
+		s: s, id: "sess1", log: s.log, send: make(chan outMsg, sendQueue),
+		done: make(chan struct{}), writerDone: make(chan struct{}), placedCh: make(chan protocol.Reply, 1),
+	}
+	c.starting.Store(true)
+	c.host = "h1"
+	leaves := make(chan *nats.Msg, 2)
+	for _, h := range []string{"h1", "h2"} {
+		sub, err := s.nc.ChanSubscribe(protocol.SubjectToHost(h, c.id), leaves)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+	}
+	_ = s.nc.Flush()
+	for _, h := range []string{"h1", "h2"} {
+		b, _ := json.Marshal(protocol.Message{Type: protocol.TypePlaced, Session: c.id, Host: h, Region: "r1"})
+		c.fromHost(&nats.Msg{Subject: protocol.SubjectToClient(c.id), Data: b})
+	}
+	select {
+	case msg := <-leaves:
+		var m protocol.Message
+		if json.Unmarshal(msg.Data, &m) != nil || m.Type != protocol.TypeLeave || msg.Subject != protocol.SubjectToHost("h2", c.id) {
+			t.Fatalf("got %s on %s, want leave for h2", msg.Data, msg.Subject)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second placement was not released")
+	}
+	select {
+	case msg := <-leaves:
+		t.Fatalf("unexpected %s on %s", msg.Data, msg.Subject)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if len(c.send) != 0 {
+		t.Fatalf("%d messages for the player, want none", len(c.send))
+	}
+}
+
+// After the gateway has sent its Close frame, a client that keeps sending instead of answering
+// is cut off: its messages do not keep the connection open.
+func TestClientIgnoringCloseIsCutOff(t *testing.T) {
+	s, hs, _ := newTestServer(t)
+	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/play"
+	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var welcome protocol.Message
+	if err := ws.ReadJSON(&welcome); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	var c *playConn
+	for pc := range s.conns {
+		c = pc
+	}
+	s.mu.Unlock()
+	c.sendErr(protocol.Errorf(protocol.CodeShuttingDown, ""), websocket.CloseGoingAway)
+	stop := make(chan struct{})
+	go func() { // keep sending text, never read (so never answer the Close)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				if ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"nonsense"}`)) != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer close(stop)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection is still open 3 s after the gateway closed it")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
