@@ -12,12 +12,12 @@ import (
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
-// The leader lease: a key in a KV bucket whose entries expire after LeaseTTL. The leader renews
-// it every LeaseTTL/3 with a compare-and-set on its revision; any replica creates it once it
-// has expired or was deleted by a leader that left.
+// The leader lease: a key in a KV bucket whose entries expire after LeaseTTL, holding the
+// leader's replica id. The leader renews it every LeaseTTL/3 with a compare-and-set on its
+// revision; any replica creates it once it has expired or was deleted by a leader that left.
 const (
-	leaseBucket = "edgeplay_matchmaker"
-	leaseKey    = "leader"
+	LeaseBucket = "edgeplay_matchmaker"
+	LeaseKey    = "leader"
 )
 
 // run is the replica's loop. It owns the lease and, while leader, all placement state (the
@@ -92,7 +92,7 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 	tryLease := func() {
 		if m.leader.Load() {
 			err := step(func(ctx context.Context) error {
-				r, err := kv.Update(ctx, leaseKey, []byte(m.cfg.ID), rev)
+				r, err := kv.Update(ctx, LeaseKey, []byte(m.cfg.ID), rev)
 				if err == nil {
 					rev = r
 				}
@@ -104,7 +104,7 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 			return
 		}
 		err := step(func(ctx context.Context) error {
-			r, err := kv.Create(ctx, leaseKey, []byte(m.cfg.ID))
+			r, err := kv.Create(ctx, LeaseKey, []byte(m.cfg.ID))
 			if err == nil {
 				rev = r
 			}
@@ -126,7 +126,7 @@ func (m *Matchmaker) run(kv jetstream.KeyValue) {
 			if m.leader.Load() {
 				// Hand over at once instead of after the TTL.
 				_ = step(func(ctx context.Context) error {
-					return kv.Delete(ctx, leaseKey, jetstream.LastRevision(rev))
+					return kv.Delete(ctx, LeaseKey, jetstream.LastRevision(rev))
 				})
 				lose("closing", nil)
 			}

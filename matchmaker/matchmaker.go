@@ -175,7 +175,7 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 		return nil, err
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: leaseBucket, TTL: cfg.LeaseTTL, Storage: jetstream.MemoryStorage, Replicas: max(cfg.Replicas, 1),
+		Bucket: LeaseBucket, TTL: cfg.LeaseTTL, Storage: jetstream.MemoryStorage, Replicas: max(cfg.Replicas, 1),
 		Description: "edgeplay matchmaker leader lease",
 	})
 	if err != nil {

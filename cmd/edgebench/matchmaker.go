@@ -153,6 +153,19 @@ func (b *benchNATS) close() {
 // startBenchMatchmaker creates the events stream (as app.Start does), starts one matchmaker
 // replica and waits until it holds the leader lease.
 func startBenchMatchmaker(ctx context.Context, b *benchNATS, cfg matchmaker.Config, drops *dropWatch) (*matchmaker.Matchmaker, error) {
+	m, err := startBenchReplica(ctx, b, cfg, drops)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, "the matchmaker to become leader", m.IsLeader); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// startBenchReplica creates the events stream and starts one matchmaker replica.
+func startBenchReplica(ctx context.Context, b *benchNATS, cfg matchmaker.Config, drops *dropWatch) (*matchmaker.Matchmaker, error) {
 	nc, err := b.connect("edgebench-matchmaker", nats.ErrorHandler(drops.handle))
 	if err != nil {
 		return nil, err
@@ -163,15 +176,7 @@ func startBenchMatchmaker(ctx context.Context, b *benchNATS, cfg matchmaker.Conf
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger
 	}
-	m, err := matchmaker.New(cfg, nc) //nolint:contextcheck // the matchmaker outlives this call; Close stops it
-	if err != nil {
-		return nil, err
-	}
-	if err := waitFor(ctx, "the matchmaker to become leader", m.IsLeader); err != nil {
-		m.Close()
-		return nil, err
-	}
-	return m, nil
+	return matchmaker.New(cfg, nc) //nolint:contextcheck // the matchmaker outlives this call; Close stops it
 }
 
 // waitFor polls cond until it holds or ctx ends.
@@ -1068,13 +1073,6 @@ func registerAndMeasure(ctx context.Context, n int, withMM bool) (memSnap, int, 
 	defer nb.close()
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	var m *matchmaker.Matchmaker
-	if withMM {
-		if m, err = startBenchMatchmaker(sctx, nb, matchmaker.Config{HostTTL: time.Hour, SuspectAfter: time.Hour}, &dropWatch{}); err != nil {
-			return memSnap{}, 0, err
-		}
-		defer m.Close()
-	}
 	pub, err := nb.connect("edgebench-hosts")
 	if err != nil {
 		return memSnap{}, 0, err
@@ -1082,6 +1080,29 @@ func registerAndMeasure(ctx context.Context, n int, withMM bool) (memSnap, int, 
 	js, err := jetstream.New(pub)
 	if err != nil {
 		return memSnap{}, 0, err
+	}
+	var m *matchmaker.Matchmaker
+	if withMM {
+		// The lease is held by someone else, so this replica is a follower: it keeps the
+		// registry (every replica does) but publishes no host_registered events, whose
+		// stream would otherwise be measured with it.
+		kv, err := js.CreateOrUpdateKeyValue(sctx, jetstream.KeyValueConfig{
+			Bucket: matchmaker.LeaseBucket, TTL: time.Hour, Storage: jetstream.MemoryStorage,
+		})
+		if err != nil {
+			return memSnap{}, 0, err
+		}
+		if _, err := kv.Create(sctx, matchmaker.LeaseKey, []byte("edgebench")); err != nil {
+			return memSnap{}, 0, err
+		}
+		cfg := matchmaker.Config{HostTTL: time.Hour, SuspectAfter: time.Hour, LeaseTTL: time.Hour}
+		if m, err = startBenchReplica(sctx, nb, cfg, &dropWatch{}); err != nil {
+			return memSnap{}, 0, err
+		}
+		defer m.Close()
+		if m.IsLeader() {
+			return memSnap{}, 0, errors.New("the measured matchmaker took the lease")
+		}
 	}
 	if err := matchmaker.EnsureHostsStream(sctx, js, 1); err != nil {
 		return memSnap{}, 0, err
@@ -1329,7 +1350,9 @@ func writeMemoryReport(w io.Writer, hosts, tickets int, hm *hostMemResult, qm *q
 	fmt.Fprintf(w, "### Per host entry (%d hosts, one heartbeat each, %d bytes of JSON)\n\n", hosts, hm.heartbeatBytes)
 	fmt.Fprintf(w, "The embedded NATS server keeps the last heartbeat of every host in the EDGEPLAY_HOSTS stream (memory storage), "+
 		"and it runs in this process, so the same registration is measured twice: into the stream alone (no matchmaker) "+
-		"and with a matchmaker; the difference is the matchmaker's registry.\n\n")
+		"and with a matchmaker; the difference is the matchmaker's registry and placement index. The measured matchmaker is a follower "+
+		"(the leader lease is held by another id): every replica keeps the registry, but only the leader publishes "+
+		"host_registered events, which would put the events stream in the measurement.\n\n")
 	fmt.Fprintf(w, "| measured | heap Δ | per host |\n|---|---:|---:|\n")
 	fmt.Fprintf(w, "| stream only (NATS server) | %s | %s |\n", kib(float64(hm.streamOnly.heap)), kib(float64(hm.streamOnly.heap)/float64(hosts)))
 	fmt.Fprintf(w, "| matchmaker + stream | %s | %s |\n", kib(float64(hm.withMM.heap)), kib(float64(hm.withMM.heap)/float64(hosts)))

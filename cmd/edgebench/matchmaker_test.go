@@ -117,6 +117,26 @@ func TestPlacementE2ESmall(t *testing.T) {
 	if res.placed == 0 || res.placed != res.requests || int64(res.placed) != res.granted || len(res.errs) != 0 {
 		t.Errorf("requests %d, placed %d, granted %d, errors %v", res.requests, res.placed, res.granted, res.errs)
 	}
+	if res.eventsPlaced != uint64(res.placed) || res.eventsDropped != 0 {
+		t.Errorf("%d placed events stored for %d placements, %d dropped", res.eventsPlaced, res.placed, res.eventsDropped)
+	}
+}
+
+// The per-host memory measurement runs on a follower replica (memoryPerHost fails if the
+// replica took the lease), so it measures the registry and not the leader's events.
+func TestMemoryPerHostSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NATS")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	res, err := memoryPerHost(ctx, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.heartbeatBytes == 0 {
+		t.Error("no heartbeat size")
+	}
 }
 
 func TestHeartbeatsSmall(t *testing.T) {
