@@ -201,7 +201,10 @@ func (m *Matchmaker) loadRegistry(ctx context.Context) error {
 		return err
 	}
 	cons, err := m.js.OrderedConsumer(ctx, StreamHosts, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		// One filter subject: servers before 2.10 need it for last-per-subject delivery and do
+		// not know the plural form nats.go sends for several (or none).
+		FilterSubjects: []string{protocol.SubjectHeartbeatAll},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("hosts stream consumer: %w", err)

@@ -633,7 +633,7 @@ func (a *admin) eventBacklog(ctx context.Context, eq eventsQuery) ([][]byte, uin
 		since := eq.since
 		cfg := a.eventsConsumer(eq, jetstream.DeliverByStartTimePolicy)
 		cfg.OptStartTime = &since
-		err := a.readEvents(ctx, cfg, last, ring)
+		err := a.readEvents(ctx, cfg, subjectFilter(eq.subjects), last, ring)
 		return ring.lines(), last, err
 	}
 	first := st.FirstSeq
@@ -645,7 +645,7 @@ func (a *admin) eventBacklog(ctx context.Context, eq eventsQuery) ([][]byte, uin
 		ring.reset()
 		cfg := a.eventsConsumer(eq, jetstream.DeliverByStartSequencePolicy)
 		cfg.OptStartSeq = start
-		if err := a.readEvents(ctx, cfg, last, ring); err != nil {
+		if err := a.readEvents(ctx, cfg, subjectFilter(eq.subjects), last, ring); err != nil {
 			return nil, 0, err
 		}
 		if ring.full() || start == first {
@@ -654,9 +654,29 @@ func (a *admin) eventBacklog(ctx context.Context, eq eventsQuery) ([][]byte, uin
 	}
 }
 
+// subjectFilter matches the event subjects a request asked for. The server filters too, except
+// for several types on a server before 2.10 (see eventsConsumer).
+func subjectFilter(subjects []string) func(string) bool {
+	return func(s string) bool { return len(subjects) == 0 || slices.Contains(subjects, s) }
+}
+
+// multiFilter reports whether the NATS server takes several filter subjects on one consumer
+// (2.10 and later).
+func multiFilter(nc *nats.Conn) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(nc.ConnectedServerVersion(), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 10
+}
+
 func (a *admin) eventsConsumer(eq eventsQuery, policy jetstream.DeliverPolicy) jetstream.OrderedConsumerConfig {
+	filter := eq.subjects
+	if len(filter) > 1 && !multiFilter(a.s.nc) {
+		filter = nil // every event; subjectFilter picks
+	}
 	return jetstream.OrderedConsumerConfig{
-		FilterSubjects:    eq.subjects,
+		FilterSubjects:    filter,
 		DeliverPolicy:     policy,
 		InactiveThreshold: eventsConsumerIdle,
 		MaxResetAttempts:  3,
@@ -664,7 +684,7 @@ func (a *admin) eventsConsumer(eq eventsQuery, policy jetstream.DeliverPolicy) j
 }
 
 // readEvents reads the matching events up to sequence last into ring.
-func (a *admin) readEvents(ctx context.Context, cfg jetstream.OrderedConsumerConfig, last uint64, ring *eventRing) error {
+func (a *admin) readEvents(ctx context.Context, cfg jetstream.OrderedConsumerConfig, wants func(string) bool, last uint64, ring *eventRing) error {
 	cons, err := a.js.OrderedConsumer(ctx, protocol.StreamEvents, cfg)
 	if err != nil {
 		return err
@@ -690,7 +710,7 @@ func (a *admin) readEvents(ctx context.Context, cfg jetstream.OrderedConsumerCon
 		if meta.Sequence.Stream > last {
 			return nil
 		}
-		if line, ok := eventLine(msg.Data()); ok {
+		if line, ok := eventLine(msg.Data()); ok && wants(msg.Subject()) {
 			ring.add(line)
 		}
 		if meta.Sequence.Stream == last || meta.NumPending == 0 {
@@ -704,6 +724,7 @@ func (a *admin) readEvents(ctx context.Context, cfg jetstream.OrderedConsumerCon
 func (a *admin) followEvents(r *http.Request, out *eventWriter, eq eventsQuery, from uint64) error {
 	cfg := a.eventsConsumer(eq, jetstream.DeliverByStartSequencePolicy)
 	cfg.OptStartSeq = from
+	wants := subjectFilter(eq.subjects)
 	cons, err := a.js.OrderedConsumer(r.Context(), protocol.StreamEvents, cfg)
 	if err != nil {
 		return err
@@ -733,7 +754,7 @@ func (a *admin) followEvents(r *http.Request, out *eventWriter, eq eventsQuery, 
 			}
 			return err
 		}
-		if line, ok := eventLine(msg.Data()); ok {
+		if line, ok := eventLine(msg.Data()); ok && wants(msg.Subject()) {
 			if out.line(line) != nil || out.flush() != nil {
 				return nil
 			}
