@@ -104,15 +104,23 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}()
 
 	if cfg.NATSURL == "" {
-		a.nats, err = natsd.Start(natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: cfg.DataDir, Auth: cfg.NATSAuth})
+		ncfg := natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: cfg.DataDir, Auth: cfg.NATSAuth}
+		for _, hc := range cfg.Hosts {
+			ncfg.HostIDs = append(ncfg.HostIDs, hc.ID)
+		}
+		a.nats, err = natsd.Start(ncfg)
 		if err != nil {
 			return a, err
 		}
 		a.log.Info("embedded NATS started", "url", a.nats.ClientURL(), "jetstream", true)
 	}
-	connect := func(name string, role natsd.Role) (*nats.Conn, error) {
+	connect := func(name string, role natsd.Role, hostID string) (*nats.Conn, error) {
 		var opts []nats.Option
-		if a.nats != nil && cfg.NATSAuth {
+		switch {
+		case a.nats == nil || !cfg.NATSAuth:
+		case role == natsd.RoleHost:
+			opts = append(opts, nats.UserInfo(a.nats.HostCredentials(hostID)))
+		default:
 			opts = append(opts, nats.UserInfo(a.nats.Credentials(role)))
 		}
 		if cfg.NATSCreds != "" {
@@ -128,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	if cfg.Matchmaker {
-		nc, err := connect("edgeplay-matchmaker", natsd.RoleMatchmaker)
+		nc, err := connect("edgeplay-matchmaker", natsd.RoleMatchmaker, "")
 		if err != nil {
 			return a, err
 		}
@@ -144,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 	}
 	for _, hc := range cfg.Hosts {
-		nc, err := connect("edgeplay-host-"+hc.ID, natsd.RoleHost)
+		nc, err := connect("edgeplay-host-"+hc.ID, natsd.RoleHost, hc.ID)
 		if err != nil {
 			return a, err
 		}
@@ -158,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		a.hosts = append(a.hosts, h)
 	}
 	if cfg.GatewayAddr != "" {
-		nc, err := connect("edgeplay-gateway", natsd.RoleGateway)
+		nc, err := connect("edgeplay-gateway", natsd.RoleGateway, "")
 		if err != nil {
 			return a, err
 		}

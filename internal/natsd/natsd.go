@@ -26,8 +26,11 @@ type Config struct {
 	Port     int    // default -1: a random free port
 	StoreDir string // JetStream storage; "" makes a temporary directory removed on Shutdown
 	// Auth gives every role its own generated user with only the permissions it needs (see
-	// Permissions): a gateway cannot publish heartbeats, a host cannot place sessions.
-	Auth bool
+	// Permissions): a gateway cannot publish heartbeats, a host cannot place sessions. Each
+	// host in HostIDs gets a user of its own (HostPermissions): it cannot speak for another
+	// host. Credentials and HostCredentials return them.
+	Auth    bool
+	HostIDs []string
 }
 
 // Role is a kind of NATS client; each has its own user and permissions.
@@ -48,12 +51,7 @@ func Permissions(r Role) *server.Permissions {
 	p := &server.Permissions{Response: &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}}
 	switch r {
 	case RoleHost:
-		p.Publish = &server.SubjectPermission{Allow: []string{
-			protocol.SubjectHeartbeatAll, "edgeplay.events.>", "edgeplay.client.>", "_INBOX.>",
-		}}
-		p.Subscribe = &server.SubjectPermission{Allow: []string{
-			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick", "_INBOX.>",
-		}}
+		return HostPermissions("*")
 	case RoleGateway:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
 			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick",
@@ -70,17 +68,51 @@ func Permissions(r Role) *server.Permissions {
 	return p
 }
 
+// HostEvents are the event kinds a host publishes. Others (host_lost above all, on which
+// gateways end sessions) come from the matchmaker, and a host's user may not publish them.
+var HostEvents = []string{"host_started", "host_stopped", "host_draining", "host_undrained", "host_drained", "connected", "ended"}
+
+// HostPermissions is what the host id may publish and subscribe to: its own heartbeat and
+// subjects, host events, and messages to players. id "*" is any host (the shared host role).
+func HostPermissions(id string) *server.Permissions {
+	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.client.>", "_INBOX.>"}
+	for _, k := range HostEvents {
+		pub = append(pub, protocol.SubjectEvent(k))
+	}
+	return &server.Permissions{
+		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
+		Publish:   &server.SubjectPermission{Allow: pub},
+		Subscribe: &server.SubjectPermission{Allow: []string{"edgeplay.host." + id + ".>", "_INBOX.>"}},
+	}
+}
+
 // Server is a running embedded NATS server.
 type Server struct {
 	*server.Server
-	tmpDir string
-	creds  map[Role][2]string // user, password
+	tmpDir    string
+	creds     map[Role][2]string   // user, password
+	hostCreds map[string][2]string // by host id
 }
 
 // Credentials returns the user and password of a role, or empty strings without Auth.
 func (s *Server) Credentials(r Role) (user, password string) {
 	c := s.creds[r]
 	return c[0], c[1]
+}
+
+// HostCredentials returns the user and password of host id (Config.HostIDs), or the shared
+// host role's for another id, or empty strings without Auth.
+func (s *Server) HostCredentials(id string) (user, password string) {
+	if c, ok := s.hostCreds[id]; ok {
+		return c[0], c[1]
+	}
+	return s.Credentials(RoleHost)
+}
+
+func newPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -112,11 +144,19 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Auth {
 		s.creds = map[Role][2]string{}
 		for _, r := range []Role{RoleHost, RoleGateway, RoleMatchmaker} {
-			b := make([]byte, 18)
-			_, _ = rand.Read(b)
-			pw := base64.RawURLEncoding.EncodeToString(b)
+			pw := newPassword()
 			s.creds[r] = [2]string{"edgeplay-" + string(r), pw}
 			opts.Users = append(opts.Users, &server.User{Username: "edgeplay-" + string(r), Password: pw, Permissions: Permissions(r)})
+		}
+		s.hostCreds = map[string][2]string{}
+		for _, id := range cfg.HostIDs {
+			if !protocol.ValidName(id) {
+				s.cleanup()
+				return nil, fmt.Errorf("nats user for host %q: not a valid host id", id)
+			}
+			user, pw := "edgeplay-host-"+id, newPassword()
+			s.hostCreds[id] = [2]string{user, pw}
+			opts.Users = append(opts.Users, &server.User{Username: user, Password: pw, Permissions: HostPermissions(id)})
 		}
 	}
 	ns, err := server.NewServer(opts)

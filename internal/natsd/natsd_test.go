@@ -80,3 +80,95 @@ func TestOnlyHostsPublishHeartbeats(t *testing.T) {
 		t.Fatal("connected with a wrong password")
 	}
 }
+
+// TestHostsSpeakOnlyForThemselves: with a user per host, host h1 cannot publish h2's heartbeat,
+// cannot take h2's reservation requests, and cannot publish host_lost (on which gateways end
+// sessions); its own heartbeat, its own subjects and its own events work.
+func TestHostsSpeakOnlyForThemselves(t *testing.T) {
+	s, err := Start(Config{StoreDir: t.TempDir(), Auth: true, HostIDs: []string{"h1", "h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	errs := make(chan error, 10)
+	connect := func(name, user, pw string, errs chan error) *nats.Conn {
+		t.Helper()
+		nc, closeFn, err := Connect("", s, name, quiet, nats.UserInfo(user, pw),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+				if errs != nil {
+					errs <- err
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(closeFn)
+		return nc
+	}
+	u, pw := s.Credentials(RoleMatchmaker)
+	mm := connect("mm", u, pw, nil)
+	got := make(chan string, 10)
+	for _, subj := range []string{protocol.SubjectHeartbeatAll, protocol.SubjectEventsAll} {
+		if _, err := mm.Subscribe(subj, func(m *nats.Msg) { got <- m.Subject }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = mm.Flush()
+	u, pw = s.HostCredentials("h1")
+	h1 := connect("h1", u, pw, errs)
+
+	refused := func(what string) {
+		t.Helper()
+		select {
+		case err := <-errs:
+			if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+				t.Fatalf("%s: error %v, want a permissions violation", what, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: not refused", what)
+		}
+	}
+	for _, subj := range []string{protocol.SubjectHeartbeat("h2"), protocol.SubjectEvent(protocol.EventHostLost)} {
+		if err := h1.Publish(subj, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		_ = h1.Flush()
+		refused("h1 publishing " + subj)
+	}
+	if _, err := h1.Subscribe(protocol.SubjectReserve("h2"), func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	_ = h1.Flush()
+	refused("h1 subscribing to h2's reservations")
+
+	if _, err := h1.Subscribe(protocol.SubjectReserve("h1"), func(m *nats.Msg) { _ = m.Respond([]byte("ok")) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{protocol.SubjectHeartbeat("h1"), protocol.SubjectEvent("ended")} {
+		if err := h1.Publish(subj, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = h1.Flush()
+	want := map[string]bool{protocol.SubjectHeartbeat("h1"): true, protocol.SubjectEvent("ended"): true}
+	for len(want) > 0 {
+		select {
+		case subj := <-got:
+			if !want[subj] {
+				t.Fatalf("received %s: something forged got through", subj)
+			}
+			delete(want, subj)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v did not arrive", want)
+		}
+	}
+	if resp, err := mm.Request(protocol.SubjectReserve("h1"), nil, 5*time.Second); err != nil || string(resp.Data) != "ok" {
+		t.Fatalf("h1's own reservation subject: %v %v", resp, err)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("h1 using its own subjects: %v", err)
+	default:
+	}
+}
