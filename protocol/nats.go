@@ -35,9 +35,14 @@ func SubjectToHost(host, session string) string {
 // SubjectToHostAll is what a host subscribes to for all its sessions.
 func SubjectToHostAll(host string) string { return "edgeplay.host." + host + ".session.*" }
 
-// SubjectToClient carries a session's messages from its host to the gateway that holds the
-// player's websocket (Message), forwarded verbatim.
+// SubjectToClient carries the matchmaker leader's messages for a session (queued, placed,
+// error) to the gateway that holds the player's websocket (Message).
 func SubjectToClient(session string) string { return "edgeplay.client." + session }
+
+// SubjectFromHost carries a session's messages from its host (offer, candidate, draining,
+// ended, error) to the gateway, which forwards them verbatim. Only that host's NATS user may
+// publish there, so no host can speak to another host's players.
+func SubjectFromHost(host, session string) string { return "edgeplay.player." + host + "." + session }
 
 // SubjectEvent is where events of a kind are published.
 func SubjectEvent(kind string) string { return "edgeplay.events." + kind }

@@ -80,11 +80,12 @@ type playConn struct {
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	joined bool               // guarded by mu
-	host   string             // guarded by mu; set once the host has the session
-	sub    *nats.Subscription // guarded by mu
-	ended  atomic.Bool        // the host said "ended"; no leave needed
+	mu      sync.Mutex
+	joined  bool               // guarded by mu
+	host    string             // guarded by mu; set once the host has the session
+	sub     *nats.Subscription // guarded by mu; the matchmaker's messages
+	hostSub *nats.Subscription // guarded by mu; the host's messages
+	ended   atomic.Bool        // the host said "ended"; no leave needed
 }
 
 // Write buffers come from a pool and are held only while a message is written: most players
@@ -383,6 +384,17 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
 		return
 	}
+	// The host's messages (its offer first) come on a subject only it may publish to.
+	hostSub, err := c.s.nc.ChanSubscribe(protocol.SubjectFromHost(reply.Host, c.id), c.s.clientMsgs)
+	if err != nil {
+		c.log.Error("subscribe failed", "err", err)
+		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
+		c.sendErr(protocol.Errorf(protocol.CodeInternal, ""), websocket.CloseInternalServerErr)
+		return
+	}
+	c.mu.Lock()
+	c.hostSub = hostSub
+	c.mu.Unlock()
 	metrics.PlacementSeconds.Observe(time.Since(started).Seconds())
 	c.log.Info("session placed", "host", reply.Host, "region", reply.Region, "rtt_ms", reply.RTTMillis,
 		"took", time.Since(started).Round(time.Microsecond), "reason", reply.Why)
@@ -393,7 +405,7 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 
 	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart})
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)
-	_, err := request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
+	_, err = request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
 	cancel()
 	if err != nil {
 		c.log.Warn("start failed", "host", reply.Host, "err", err)
@@ -442,12 +454,20 @@ func responderName(subject string) string {
 	return "game host"
 }
 
-// fromHost forwards a host's message to the player. It runs on the NATS subscription's
-// goroutine and never blocks.
+// fromHost forwards a message from the matchmaker (SubjectToClient: queued, placed, error) or
+// from the session's host (SubjectFromHost: offer, candidate, draining, ended, error) to the
+// player. It runs on the dispatcher's goroutine and never blocks.
 func (c *playConn) fromHost(msg *nats.Msg) {
 	var m protocol.Message
 	if json.Unmarshal(msg.Data, &m) != nil {
 		c.log.Warn("malformed message from host dropped")
+		return
+	}
+	fromMatchmaker := msg.Subject == protocol.SubjectToClient(c.id)
+	switch {
+	case fromMatchmaker && m.Type != protocol.TypeQueued && m.Type != protocol.TypePlaced && m.Type != protocol.TypeError,
+		!fromMatchmaker && (m.Type == protocol.TypeQueued || m.Type == protocol.TypePlaced):
+		c.log.Warn("message from the wrong sender dropped", "type", m.Type, "subject", msg.Subject)
 		return
 	}
 	closeCode := 0
@@ -640,7 +660,7 @@ func (c *playConn) teardown() {
 	c.wg.Wait()
 	c.endWriting()
 	c.mu.Lock()
-	host, sub, joined := c.host, c.sub, c.joined
+	host, sub, hostSub, joined := c.host, c.sub, c.hostSub, c.joined
 	c.mu.Unlock()
 	if host != "" && !c.ended.Load() {
 		c.toHost(host, protocol.Message{Type: protocol.TypeLeave})
@@ -653,8 +673,10 @@ func (c *playConn) teardown() {
 			c.log.Warn("cancel publish failed", "err", err)
 		}
 	}
-	if sub != nil {
-		_ = sub.Unsubscribe()
+	for _, s := range []*nats.Subscription{sub, hostSub} {
+		if s != nil {
+			_ = s.Unsubscribe()
+		}
 	}
 	c.s.mu.Lock()
 	delete(c.s.bySession, c.id)

@@ -174,3 +174,38 @@ func TestClientIgnoringCloseIsCutOff(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The matchmaker's subject carries only queued, placed and error; the host's subject carries
+// no queue or placement news. Anything else is dropped, not forwarded to the player.
+func TestMessagesFromTheWrongSenderAreDropped(t *testing.T) {
+	s, _, _ := newTestServer(t)
+	c := &playConn{
+		s: s, id: "sess1", log: s.log, send: make(chan outMsg, sendQueue),
+		done: make(chan struct{}), writerDone: make(chan struct{}), placedCh: make(chan protocol.Reply, 1),
+	}
+	c.host = "h1"
+	c.writing = true // no writer: the test reads the send queue itself
+	deliver := func(subject string, m protocol.Message) {
+		b, _ := json.Marshal(m)
+		c.fromHost(&nats.Msg{Subject: subject, Data: b})
+	}
+	fromMM, fromHost := protocol.SubjectToClient(c.id), protocol.SubjectFromHost("h1", c.id)
+	deliver(fromMM, protocol.Message{Type: protocol.TypeOffer, SDP: "v=0"})
+	deliver(fromMM, protocol.Message{Type: protocol.TypeEnded, Reason: protocol.ReasonHostLost})
+	deliver(fromHost, protocol.Message{Type: protocol.TypeQueued, Position: 1})
+	deliver(fromHost, protocol.Message{Type: protocol.TypePlaced, Host: "h2"})
+	if n := len(c.send); n != 0 {
+		t.Fatalf("%d forged messages forwarded to the player", n)
+	}
+	if len(c.placedCh) != 0 {
+		t.Fatal("a placement from the host's subject was taken")
+	}
+	deliver(fromHost, protocol.Message{Type: protocol.TypeOffer, SDP: "v=0"})
+	deliver(fromMM, protocol.Message{Type: protocol.TypeQueued, Position: 2})
+	if n := len(c.send); n != 1 { // the queue update is not forwarded once a host has the session
+		t.Fatalf("%d messages forwarded, want the host's offer", n)
+	}
+	if m := <-c.send; !strings.Contains(string(m.data), `"offer"`) {
+		t.Fatalf("forwarded %s, want the offer", m.data)
+	}
+}

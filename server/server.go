@@ -70,7 +70,8 @@ type Server struct {
 	shutOnce sync.Once
 	hostLost *nats.Subscription
 
-	// Messages for players (edgeplay.client.<session>) arrive on per-session channel
+	// Messages for players (edgeplay.client.<session> from the matchmaker,
+	// edgeplay.player.<host>.<session> from the host) arrive on per-session channel
 	// subscriptions that all feed clientMsgs; one dispatcher goroutine routes them.
 	clientMsgs chan *nats.Msg
 	bySession  map[string]*playConn // guarded by mu

@@ -235,7 +235,7 @@ func (h *Host) publishEvent(ev protocol.Event) {
 // sendToClient publishes a message for the player of session sid.
 func (h *Host) sendToClient(sid string, m protocol.Message) {
 	b, _ := json.Marshal(m)
-	if err := h.nc.Publish(protocol.SubjectToClient(sid), b); err != nil {
+	if err := h.nc.Publish(protocol.SubjectFromHost(h.cfg.ID, sid), b); err != nil {
 		h.log.Warn("publish to client failed", "session", sid, "type", m.Type, "err", err)
 	}
 }

@@ -56,7 +56,7 @@ func Permissions(r Role) *server.Permissions {
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
 			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick",
 		}, js...)}
-		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.events.>", "_INBOX.>"}}
+		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.player.>", "edgeplay.events.>", "_INBOX.>"}}
 	case RoleMatchmaker:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
 			"edgeplay.host.*.reserve", "edgeplay.events.>", "edgeplay.client.>", "$KV.>",
@@ -75,7 +75,7 @@ var HostEvents = []string{"host_started", "host_stopped", "host_draining", "host
 // HostPermissions is what the host id may publish and subscribe to: its own heartbeat and
 // subjects, host events, and messages to players. id "*" is any host (the shared host role).
 func HostPermissions(id string) *server.Permissions {
-	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.client.>", "_INBOX.>"}
+	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.player." + id + ".>", "_INBOX.>"}
 	for _, k := range HostEvents {
 		pub = append(pub, protocol.SubjectEvent(k))
 	}

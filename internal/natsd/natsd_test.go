@@ -82,8 +82,9 @@ func TestOnlyHostsPublishHeartbeats(t *testing.T) {
 }
 
 // TestHostsSpeakOnlyForThemselves: with a user per host, host h1 cannot publish h2's heartbeat,
-// cannot take h2's reservation requests, and cannot publish host_lost (on which gateways end
-// sessions); its own heartbeat, its own subjects and its own events work.
+// cannot take h2's reservation requests, cannot publish host_lost (on which gateways end
+// sessions), and cannot write to h2's players or as the matchmaker; its own heartbeat, its own
+// subjects, its own players and its own events work.
 func TestHostsSpeakOnlyForThemselves(t *testing.T) {
 	s, err := Start(Config{StoreDir: t.TempDir(), Auth: true, HostIDs: []string{"h1", "h2"}})
 	if err != nil {
@@ -129,7 +130,11 @@ func TestHostsSpeakOnlyForThemselves(t *testing.T) {
 			t.Fatalf("%s: not refused", what)
 		}
 	}
-	for _, subj := range []string{protocol.SubjectHeartbeat("h2"), protocol.SubjectEvent(protocol.EventHostLost)} {
+	forged := []string{
+		protocol.SubjectHeartbeat("h2"), protocol.SubjectEvent(protocol.EventHostLost),
+		protocol.SubjectFromHost("h2", "s1"), protocol.SubjectToClient("s1"),
+	}
+	for _, subj := range forged {
 		if err := h1.Publish(subj, []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -145,13 +150,19 @@ func TestHostsSpeakOnlyForThemselves(t *testing.T) {
 	if _, err := h1.Subscribe(protocol.SubjectReserve("h1"), func(m *nats.Msg) { _ = m.Respond([]byte("ok")) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, subj := range []string{protocol.SubjectHeartbeat("h1"), protocol.SubjectEvent("ended")} {
+	u, pw = s.Credentials(RoleGateway)
+	gw := connect("gw", u, pw, nil)
+	if _, err := gw.Subscribe("edgeplay.player.>", func(m *nats.Msg) { got <- m.Subject }); err != nil {
+		t.Fatal(err)
+	}
+	_ = gw.Flush()
+	for _, subj := range []string{protocol.SubjectHeartbeat("h1"), protocol.SubjectEvent("ended"), protocol.SubjectFromHost("h1", "s1")} {
 		if err := h1.Publish(subj, []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_ = h1.Flush()
-	want := map[string]bool{protocol.SubjectHeartbeat("h1"): true, protocol.SubjectEvent("ended"): true}
+	want := map[string]bool{protocol.SubjectHeartbeat("h1"): true, protocol.SubjectEvent("ended"): true, protocol.SubjectFromHost("h1", "s1"): true}
 	for len(want) > 0 {
 		select {
 		case subj := <-got:
