@@ -227,3 +227,18 @@ func TestCancelDuringFirstReservationFreesTheSlot(t *testing.T) {
 		t.Fatal("the host was not told to free the slot of the player who left")
 	}
 }
+
+// The placement names the host that was asked, not whatever host its reply claims: a host
+// cannot send a player to another host.
+func TestPlacementNamesTheHostAsked(t *testing.T) {
+	_, connect := startNATS(t)
+	m := quietMatchmaker(t, connect("mm"))
+	defer m.Close()
+	h := newFakeHost(t, connect("hosts"), "a", 1)
+	h.claim = "b"
+	h.beat(t, protocol.HostReady)
+	waitHosts(t, m, 1)
+	if r := place(t, connect("gateway"), "s1", "demo"); !r.OK || r.Host != "a" || r.Region != "r1" {
+		t.Fatalf("reply %+v, want placed on a in r1", r)
+	}
+}

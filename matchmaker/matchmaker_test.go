@@ -55,6 +55,8 @@ type fakeHost struct {
 	// onReserve, when set, is called as a reservation request arrives, before it is answered:
 	// blocking in it makes a slow host.
 	onReserve func(session string)
+	// claim, when set, is the host its reservation replies name (a lying host).
+	claim string
 }
 
 func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
@@ -72,6 +74,9 @@ func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		r := protocol.Reply{OK: true, Host: id, Region: "r1"}
+		if h.claim != "" {
+			r.Host = h.claim
+		}
 		if h.refuse || h.used >= h.slots {
 			h.refused++
 			r = protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "full"))

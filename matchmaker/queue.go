@@ -241,6 +241,7 @@ func (l *leaderState) place(t *ticket, msg *nats.Msg) error {
 func (l *leaderState) placed(a *attempt, c Candidate, r protocol.Reply) {
 	m, t := l.m, a.t
 	t.placing = false
+	r.Host, r.Region = c.Host, c.Region // what was asked, whatever the host's reply says
 	r.RTTMillis = float64(c.RTT) / float64(time.Millisecond)
 	r.Why = c.Reason
 	if t.rtt != nil {

@@ -44,6 +44,11 @@ func SubjectToClient(session string) string { return "edgeplay.client." + sessio
 // publish there, so no host can speak to another host's players.
 func SubjectFromHost(host, session string) string { return "edgeplay.player." + host + "." + session }
 
+// SubjectFromAnyHost is what a gateway subscribes to for a session's host messages, before it
+// knows the host (from the join on, so that no message can outrun the subscription's
+// interest across NATS clusters); it keeps only those of the session's host.
+func SubjectFromAnyHost(session string) string { return "edgeplay.player.*." + session }
+
 // SubjectEvent is where events of a kind are published.
 func SubjectEvent(kind string) string { return "edgeplay.events." + kind }
 

@@ -84,7 +84,7 @@ type playConn struct {
 	joined  bool               // guarded by mu
 	host    string             // guarded by mu; set once the host has the session
 	sub     *nats.Subscription // guarded by mu; the matchmaker's messages
-	hostSub *nats.Subscription // guarded by mu; the host's messages
+	hostSub *nats.Subscription // guarded by mu; the host's messages (any host; fromHost picks)
 	ended   atomic.Bool        // the host said "ended"; no leave needed
 }
 
@@ -265,6 +265,17 @@ func (c *playConn) join(m protocol.Message) {
 	c.mu.Lock()
 	c.sub = sub
 	c.mu.Unlock()
+	// The host's messages come on a subject only that host may publish to; subscribed now,
+	// long before the host is asked to start, so its offer never outruns the interest.
+	hostSub, err := c.s.nc.ChanSubscribe(protocol.SubjectFromAnyHost(c.id), c.s.clientMsgs)
+	if err != nil {
+		c.log.Error("subscribe failed", "err", err)
+		c.sendErr(protocol.Errorf(protocol.CodeInternal, ""), websocket.CloseInternalServerErr)
+		return
+	}
+	c.mu.Lock()
+	c.hostSub = hostSub
+	c.mu.Unlock()
 
 	started := time.Now()
 	req := protocol.PlaceRequest{Session: c.id, Game: m.Game, RTTs: m.RTTs, Since: started}
@@ -384,17 +395,6 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
 		return
 	}
-	// The host's messages (its offer first) come on a subject only it may publish to.
-	hostSub, err := c.s.nc.ChanSubscribe(protocol.SubjectFromHost(reply.Host, c.id), c.s.clientMsgs)
-	if err != nil {
-		c.log.Error("subscribe failed", "err", err)
-		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
-		c.sendErr(protocol.Errorf(protocol.CodeInternal, ""), websocket.CloseInternalServerErr)
-		return
-	}
-	c.mu.Lock()
-	c.hostSub = hostSub
-	c.mu.Unlock()
 	metrics.PlacementSeconds.Observe(time.Since(started).Seconds())
 	c.log.Info("session placed", "host", reply.Host, "region", reply.Region, "rtt_ms", reply.RTTMillis,
 		"took", time.Since(started).Round(time.Microsecond), "reason", reply.Why)
@@ -405,7 +405,7 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 
 	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart})
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)
-	_, err = request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
+	_, err := request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
 	cancel()
 	if err != nil {
 		c.log.Warn("start failed", "host", reply.Host, "err", err)
@@ -464,6 +464,12 @@ func (c *playConn) fromHost(msg *nats.Msg) {
 		return
 	}
 	fromMatchmaker := msg.Subject == protocol.SubjectToClient(c.id)
+	if !fromMatchmaker {
+		if host := c.hostID(); host == "" || msg.Subject != protocol.SubjectFromHost(host, c.id) {
+			c.log.Info("message from another host dropped", "type", m.Type, "subject", msg.Subject)
+			return // e.g. a second placement's host ending it
+		}
+	}
 	switch {
 	case fromMatchmaker && m.Type != protocol.TypeQueued && m.Type != protocol.TypePlaced && m.Type != protocol.TypeError,
 		!fromMatchmaker && (m.Type == protocol.TypeQueued || m.Type == protocol.TypePlaced):

@@ -194,6 +194,7 @@ func TestMessagesFromTheWrongSenderAreDropped(t *testing.T) {
 	deliver(fromMM, protocol.Message{Type: protocol.TypeEnded, Reason: protocol.ReasonHostLost})
 	deliver(fromHost, protocol.Message{Type: protocol.TypeQueued, Position: 1})
 	deliver(fromHost, protocol.Message{Type: protocol.TypePlaced, Host: "h2"})
+	deliver(protocol.SubjectFromHost("h2", c.id), protocol.Message{Type: protocol.TypeEnded, Reason: protocol.ReasonDrained})
 	if n := len(c.send); n != 0 {
 		t.Fatalf("%d forged messages forwarded to the player", n)
 	}

@@ -76,7 +76,7 @@ func run(args []string, stderr io.Writer) error {
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
 		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090 (host, matchmaker; the gateway serves them on --addr)")
 		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
-		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user; see docs/ARCHITECTURE.md)")
+		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user, each host its own; see docs/ARCHITECTURE.md)")
 		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr     = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
 		publicIP    = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")

@@ -59,7 +59,7 @@ func Permissions(r Role) *server.Permissions {
 		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.player.>", "edgeplay.events.>", "_INBOX.>"}}
 	case RoleMatchmaker:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
-			"edgeplay.host.*.reserve", "edgeplay.events.>", "edgeplay.client.>", "$KV.>",
+			"edgeplay.host.*.reserve", "edgeplay.host.*.session.*", "edgeplay.events.>", "edgeplay.client.>", "$KV.>",
 		}, js...)}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{
 			protocol.SubjectHeartbeatAll, "edgeplay.mm.>", "edgeplay.events.>", "_INBOX.>",
@@ -75,14 +75,16 @@ var HostEvents = []string{"host_started", "host_stopped", "host_draining", "host
 // HostPermissions is what the host id may publish and subscribe to: its own heartbeat and
 // subjects, host events, and messages to players. id "*" is any host (the shared host role).
 func HostPermissions(id string) *server.Permissions {
-	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.player." + id + ".>", "_INBOX.>"}
+	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.player." + id + ".>"}
 	for _, k := range HostEvents {
 		pub = append(pub, protocol.SubjectEvent(k))
 	}
+	// No _INBOX: a host makes no requests (it answers through the response permission), and
+	// may not read the replies other users get.
 	return &server.Permissions{
 		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
 		Publish:   &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{"edgeplay.host." + id + ".>", "_INBOX.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"edgeplay.host." + id + ".>"}},
 	}
 }
 

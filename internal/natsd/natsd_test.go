@@ -141,11 +141,15 @@ func TestHostsSpeakOnlyForThemselves(t *testing.T) {
 		_ = h1.Flush()
 		refused("h1 publishing " + subj)
 	}
-	if _, err := h1.Subscribe(protocol.SubjectReserve("h2"), func(*nats.Msg) {}); err != nil {
-		t.Fatal(err)
+	for _, subj := range []string{protocol.SubjectReserve("h2"), "_INBOX.>"} {
+		sub, err := h1.Subscribe(subj, func(*nats.Msg) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = h1.Flush()
+		refused("h1 subscribing to " + subj)
+		_ = sub.Unsubscribe()
 	}
-	_ = h1.Flush()
-	refused("h1 subscribing to h2's reservations")
 
 	if _, err := h1.Subscribe(protocol.SubjectReserve("h1"), func(m *nats.Msg) { _ = m.Respond([]byte("ok")) }); err != nil {
 		t.Fatal(err)
@@ -176,6 +180,18 @@ func TestHostsSpeakOnlyForThemselves(t *testing.T) {
 	}
 	if resp, err := mm.Request(protocol.SubjectReserve("h1"), nil, 5*time.Second); err != nil || string(resp.Data) != "ok" {
 		t.Fatalf("h1's own reservation subject: %v %v", resp, err)
+	}
+	// The matchmaker frees a cancelled ticket's late reservation with a "leave" to the host.
+	leaves, err := h1.SubscribeSync(protocol.SubjectToHost("h1", "s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h1.Flush()
+	if err := mm.Publish(protocol.SubjectToHost("h1", "s1"), []byte(`{"type":"leave"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaves.NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("the matchmaker's leave did not reach the host: %v", err)
 	}
 	select {
 	case err := <-errs:
