@@ -295,16 +295,29 @@ func (c *playConn) join(m protocol.Message) {
 		c.claimPlacement() // the placement may have raced the reply
 		return             // the dispatcher takes it from here
 	}
-	if c.starting.CompareAndSwap(false, true) {
+	if c.claimStart(reply.Host) {
 		c.start(reply, started)
 	}
+}
+
+// claimStart makes a placement the session's: the first of them wins (a second one, around a
+// matchmaker failover, is released). It records the host at once, so that a second placement
+// arriving meanwhile, or a teardown, knows which host holds the session.
+func (c *playConn) claimStart(host string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.starting.CompareAndSwap(false, true) {
+		return false
+	}
+	c.host = host
+	return true
 }
 
 // claimPlacement starts the session if a placement is waiting and nobody started it yet.
 func (c *playConn) claimPlacement() {
 	select {
 	case r := <-c.placedCh:
-		if c.starting.CompareAndSwap(false, true) {
+		if c.claimStart(r.Host) {
 			c.spawn(func() { c.start(r, c.placeStarted()) })
 		}
 	default:
@@ -344,7 +357,7 @@ func (c *playConn) resubmit() {
 			c.sendErr(err, websocket.CloseNormalClosure)
 		}
 	case !r.Queued:
-		if c.starting.CompareAndSwap(false, true) {
+		if c.claimStart(r.Host) {
 			c.start(r, req.Since)
 		} else {
 			c.releaseDuplicate(r.Host)
@@ -385,11 +398,9 @@ func (c *playConn) place(req protocol.PlaceRequest) (protocol.Reply, error) {
 	}
 }
 
-// start tells the player where it was placed and has the host start the session.
+// start tells the player where it was placed and has the host start the session. claimStart
+// has recorded the host.
 func (c *playConn) start(reply protocol.Reply, started time.Time) {
-	c.mu.Lock()
-	c.host = reply.Host
-	c.mu.Unlock()
 	c.queued.Store(false)
 	if c.ctx.Err() != nil { // the player left while we were placing: free the reservation
 		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})

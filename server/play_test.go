@@ -91,8 +91,9 @@ func TestSecondPlacementIsReleased(t *testing.T) {
 		s: s, id: "sess1", log: s.log, send: make(chan outMsg, sendQueue),
 		done: make(chan struct{}), writerDone: make(chan struct{}), placedCh: make(chan protocol.Reply, 1),
 	}
-	c.starting.Store(true)
-	c.host = "h1"
+	if !c.claimStart("h1") || c.claimStart("h2") || c.hostID() != "h1" {
+		t.Fatalf("claims: the first placement must win and record its host (host %q)", c.hostID())
+	}
 	leaves := make(chan *nats.Msg, 2)
 	for _, h := range []string{"h1", "h2"} {
 		sub, err := s.nc.ChanSubscribe(protocol.SubjectToHost(h, c.id), leaves)
