@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClient$$' -fuzztime $(FUZZTIME) ./protocol/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./game/marker/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./probe/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeartbeat$$' -fuzztime $(FUZZTIME) ./matchmaker/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEventsQuery$$' -fuzztime $(FUZZTIME) ./server/
 
 ## lint: golangci-lint v2 (installed from the Go module proxy on first use)
 lint:

@@ -285,6 +285,11 @@ func parseHeartbeat(subject string, data []byte) (protocol.Heartbeat, bool) {
 		hb.Slots < 0 || hb.Slots > 4096 || hb.Used < 0 || hb.Reserved < 0 || len(hb.Games) > 256 {
 		return hb, false
 	}
+	for i, g := range hb.Games { // game ids, each once (the index counts a host once per game)
+		if !protocol.ValidName(g) || slices.Contains(hb.Games[:i], g) {
+			return hb, false
+		}
+	}
 	return hb, true
 }
 

@@ -3,7 +3,6 @@ package matchmaker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -267,16 +266,21 @@ func TestHeartbeatValidation(t *testing.T) {
 	}
 	defer m.Close()
 	nc := connect("h")
-	for _, tt := range []struct {
+	bad := []struct {
 		name, subject string
 		body          string
 	}{
 		{"not json", protocol.SubjectHeartbeat("x"), "garbage"},
-		{"host differs from subject", protocol.SubjectHeartbeat("x"), `{"host":"y","state":"ready","slots":1}`},
-		{"bad host id", "edgeplay.host.X Y.heartbeat", `{"host":"X Y","state":"ready","slots":1}`},
-		{"negative slots", protocol.SubjectHeartbeat("x"), `{"host":"x","state":"ready","slots":-1}`},
-	} {
-		if err := nc.Publish(tt.subject, []byte(tt.body)); err != nil && !errors.Is(err, nats.ErrBadSubject) {
+		{"host differs from subject", protocol.SubjectHeartbeat("x"), `{"host":"y","region":"r1","state":"ready","slots":1}`},
+		{"bad host id", "edgeplay.host.X.heartbeat", `{"host":"X","region":"r1","state":"ready","slots":1}`},
+		{"no region", protocol.SubjectHeartbeat("x"), `{"host":"x","state":"ready","slots":1}`},
+		{"negative slots", protocol.SubjectHeartbeat("x"), `{"host":"x","region":"r1","state":"ready","slots":-1}`},
+		{"too many slots", protocol.SubjectHeartbeat("x"), `{"host":"x","region":"r1","state":"ready","slots":5000}`},
+		{"a game twice", protocol.SubjectHeartbeat("x"), `{"host":"x","region":"r1","state":"ready","slots":1,"games":["demo","demo"]}`},
+		{"bad game id", protocol.SubjectHeartbeat("x"), `{"host":"x","region":"r1","state":"ready","slots":1,"games":["de mo"]}`},
+	}
+	for _, tt := range bad {
+		if err := nc.Publish(tt.subject, []byte(tt.body)); err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
 	}
@@ -287,6 +291,9 @@ func TestHeartbeatValidation(t *testing.T) {
 	waitHosts(t, m, 1)
 	if h := m.Hosts(); h[0].Host != "ok" {
 		t.Fatalf("registered %+v", h)
+	}
+	if n := m.badBeats.Load(); n != uint64(len(bad)) {
+		t.Fatalf("%d heartbeats counted as bad, want %d", n, len(bad))
 	}
 	// A stopped heartbeat removes the host at once.
 	if err := nc.Publish(protocol.SubjectHeartbeat("ok"), []byte(`{"host":"ok","region":"r1","state":"stopped","slots":1,"seq":2}`)); err != nil {
