@@ -87,10 +87,7 @@ func TestPingsKeepLivePlayersAndDropSilentOnes(t *testing.T) {
 // for the session's own host changes nothing.
 func TestSecondPlacementIsReleased(t *testing.T) {
 	s, _, _ := newTestServer(t)
-	c := &playConn{
-		s: s, id: "sess1", log: s.log, send: make(chan outMsg, sendQueue),
-		done: make(chan struct{}), writerDone: make(chan struct{}), placedCh: make(chan protocol.Reply, 1),
-	}
+	c := bareConn(s, "sess1")
 	if !c.claimStart("h1") || c.claimStart("h2") || c.hostID() != "h1" {
 		t.Fatalf("claims: the first placement must win and record its host (host %q)", c.hostID())
 	}
@@ -180,10 +177,7 @@ func TestClientIgnoringCloseIsCutOff(t *testing.T) {
 // no queue or placement news. Anything else is dropped, not forwarded to the player.
 func TestMessagesFromTheWrongSenderAreDropped(t *testing.T) {
 	s, _, _ := newTestServer(t)
-	c := &playConn{
-		s: s, id: "sess1", log: s.log, send: make(chan outMsg, sendQueue),
-		done: make(chan struct{}), writerDone: make(chan struct{}), placedCh: make(chan protocol.Reply, 1),
-	}
+	c := bareConn(s, "sess1")
 	c.host = "h1"
 	c.writing = true // no writer: the test reads the send queue itself
 	deliver := func(subject string, m protocol.Message) {
@@ -209,5 +203,13 @@ func TestMessagesFromTheWrongSenderAreDropped(t *testing.T) {
 	}
 	if m := <-c.send; !strings.Contains(string(m.data), `"offer"`) {
 		t.Fatalf("forwarded %s, want the offer", m.data)
+	}
+}
+
+// bareConn is a player connection without a websocket, for feeding fromHost directly.
+func bareConn(s *Server, id string) *playConn {
+	return &playConn{
+		s: s, id: id, log: s.log, send: make(chan outMsg, sendQueue),
+		done: make(chan struct{}), writerDone: make(chan struct{}), placedCh: make(chan protocol.Reply, 1),
 	}
 }
