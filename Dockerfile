@@ -3,7 +3,7 @@
 # Run:   docker run --rm -p 8080:8080 -p 8443:8443/udp edgeplay up --public-ip <your IP>
 FROM golang:1.26-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev \
+      pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libvpx-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -14,7 +14,7 @@ RUN go build -trimpath -o /out/edgeplay ./cmd/edgeplay && \
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libavcodec59 libavutil57 libswscale6 ca-certificates \
+      libavcodec59 libavutil57 libswscale6 libvpx7 ca-certificates \
     && rm -rf /var/lib/apt/lists/* && useradd --system --uid 10001 edgeplay
 COPY --from=build /out/edgeplay /out/edgectl /usr/local/bin/
 USER edgeplay

@@ -22,22 +22,8 @@
 // log_mu serialises appends to an error sink: x264's slice threads may log at the same time.
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
-// ep_log_cb replaces av_log_default_callback. Nothing is printed: error-level messages about a
-// codec context we own go into that context's sink, everything else is dropped.
-static void ep_log_cb(void *avcl, int level, const char *fmt, va_list vl) {
-    if (level > AV_LOG_ERROR || avcl == NULL) {
-        return;
-    }
-    const AVClass *cls = *(const AVClass **)avcl;
-    if (cls != avcodec_get_class()) {
-        return;
-    }
-    ep_errsink *s = ((AVCodecContext *)avcl)->opaque;
-    if (s == NULL) {
-        return;
-    }
-    char line[256];
-    vsnprintf(line, sizeof line, fmt, vl);
+// errsink_append adds one message to a sink, "; "-separated, without trailing blanks and dots.
+static void errsink_append(ep_errsink *s, char *line) {
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ' || line[n - 1] == '.')) {
         line[--n] = 0;
@@ -57,12 +43,40 @@ static void ep_log_cb(void *avcl, int level, const char *fmt, va_list vl) {
     pthread_mutex_unlock(&log_mu);
 }
 
+// ep_log_cb replaces av_log_default_callback. Nothing is printed: error-level messages about a
+// codec context we own go into that context's sink, everything else is dropped.
+static void ep_log_cb(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level > AV_LOG_ERROR || avcl == NULL) {
+        return;
+    }
+    const AVClass *cls = *(const AVClass **)avcl;
+    if (cls != avcodec_get_class()) {
+        return;
+    }
+    ep_errsink *s = ((AVCodecContext *)avcl)->opaque;
+    if (s == NULL) {
+        return;
+    }
+    char line[256];
+    vsnprintf(line, sizeof line, fmt, vl);
+    errsink_append(s, line);
+}
+
 void ep_log_init(void) { av_log_set_callback(ep_log_cb); }
 
 void ep_errsink_clear(ep_errsink *s) {
     pthread_mutex_lock(&log_mu);
     s->msg[0] = 0;
     pthread_mutex_unlock(&log_mu);
+}
+
+void ep_errsink_add(ep_errsink *s, const char *fmt, ...) {
+    char line[256];
+    va_list vl;
+    va_start(vl, fmt);
+    vsnprintf(line, sizeof line, fmt, vl);
+    va_end(vl);
+    errsink_append(s, line);
 }
 
 // ---- encoder ---------------------------------------------------------------------------------
@@ -148,15 +162,17 @@ static int configure_vaapi(ep_encoder *e, const ep_enc_config *cfg) {
     return e->hwframe == NULL ? AVERROR(ENOMEM) : 0;
 }
 
-static int open_sws(ep_encoder *e, const ep_enc_config *cfg, enum AVPixelFormat dst) {
+// open_sws sets up swscale from (sw, sh) in src format to the encoder's picture.
+static int open_sws(ep_encoder *e, const ep_enc_config *cfg, int sw, int sh,
+                    enum AVPixelFormat src, enum AVPixelFormat dst) {
     e->sws = sws_alloc_context();
     if (e->sws == NULL) {
         return AVERROR(ENOMEM);
     }
     int ret;
-    if ((ret = av_opt_set_int(e->sws, "srcw", cfg->width, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "srch", cfg->height, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "src_format", AV_PIX_FMT_RGBA, 0)) < 0 ||
+    if ((ret = av_opt_set_int(e->sws, "srcw", sw, 0)) < 0 ||
+        (ret = av_opt_set_int(e->sws, "srch", sh, 0)) < 0 ||
+        (ret = av_opt_set_int(e->sws, "src_format", src, 0)) < 0 ||
         (ret = av_opt_set_int(e->sws, "dstw", cfg->width, 0)) < 0 ||
         (ret = av_opt_set_int(e->sws, "dsth", cfg->height, 0)) < 0 ||
         (ret = av_opt_set_int(e->sws, "dst_format", dst, 0)) < 0 ||
@@ -166,21 +182,67 @@ static int open_sws(ep_encoder *e, const ep_enc_config *cfg, enum AVPixelFormat 
     }
     e->sws_threads = cfg->sws_threads;
     // The colour defaults are what ffmpeg uses for RGB -> YUV: BT.601 matrix, limited range.
+    // From YUV420P to YUV420P nothing changes but the size.
     return sws_init_context(e->sws, NULL, NULL);
+}
+
+// open_picture allocates the encoder's picture and what the conversion needs besides.
+static int open_picture(ep_encoder *e, const ep_enc_config *cfg) {
+    e->conv = cfg->conv;
+    e->src_width = cfg->src_width;
+    e->src_height = cfg->src_height;
+    e->frame = av_frame_alloc();
+    if (e->frame == NULL) {
+        return AVERROR(ENOMEM);
+    }
+    e->frame->format = e->kind == EP_VAAPI ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P;
+    e->frame->width = cfg->width;
+    e->frame->height = cfg->height;
+    int ret = av_frame_get_buffer(e->frame, 0);
+    if (ret < 0) {
+        return ret;
+    }
+    switch (cfg->conv) {
+    case EP_CONV_SWS:
+        return open_sws(e, cfg, cfg->src_width, cfg->src_height, AV_PIX_FMT_RGBA,
+                        e->frame->format);
+    case EP_CONV_FULL_SWS:
+        e->full = av_frame_alloc();
+        if (e->full == NULL) {
+            return AVERROR(ENOMEM);
+        }
+        e->full->format = AV_PIX_FMT_YUV420P;
+        e->full->width = cfg->src_width;
+        e->full->height = cfg->src_height;
+        if ((ret = av_frame_get_buffer(e->full, 0)) < 0) {
+            return ret;
+        }
+        return open_sws(e, cfg, cfg->src_width, cfg->src_height, AV_PIX_FMT_YUV420P,
+                        e->frame->format);
+    default:
+        return 0;
+    }
 }
 
 int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_encoder **out) {
     *out = NULL;
-    const AVCodec *codec = avcodec_find_encoder_by_name(name);
-    if (codec == NULL) {
-        return AVERROR_ENCODER_NOT_FOUND;
-    }
     ep_encoder *e = av_mallocz(sizeof *e);
     if (e == NULL) {
         return AVERROR(ENOMEM);
     }
     *out = e; // from here on the caller reads e->err and calls ep_encoder_close on failure
     e->kind = kind;
+    int ret;
+    if (kind == EP_VP8) {
+        if ((ret = open_picture(e, cfg)) < 0) {
+            return ret;
+        }
+        return ep_vpx_open(e, cfg);
+    }
+    const AVCodec *codec = avcodec_find_encoder_by_name(name);
+    if (codec == NULL) {
+        return AVERROR_ENCODER_NOT_FOUND;
+    }
     e->ctx = avcodec_alloc_context3(codec);
     if (e->ctx == NULL) {
         return AVERROR(ENOMEM);
@@ -207,7 +269,6 @@ int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_enc
     // tune asks libx264 for slices too; this keeps other backends from choosing otherwise.)
     c->thread_type = FF_THREAD_SLICE;
 
-    int ret;
     switch (kind) {
     case EP_X264:
         ret = configure_x264(c, cfg);
@@ -227,22 +288,11 @@ int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_enc
     if ((ret = avcodec_open2(c, codec, NULL)) < 0) {
         return ret;
     }
-
-    e->frame = av_frame_alloc();
     e->pkt = av_packet_alloc();
-    if (e->frame == NULL || e->pkt == NULL) {
+    if (e->pkt == NULL) {
         return AVERROR(ENOMEM);
     }
-    e->frame->format = kind == EP_VAAPI ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P;
-    e->frame->width = cfg->width;
-    e->frame->height = cfg->height;
-    if ((ret = av_frame_get_buffer(e->frame, 0)) < 0) {
-        return ret;
-    }
-    if (cfg->use_sws || kind == EP_VAAPI) {
-        return open_sws(e, cfg, e->frame->format);
-    }
-    return 0;
+    return open_picture(e, cfg);
 }
 
 // ---- RGBA -> I420 ----------------------------------------------------------------------------
@@ -297,6 +347,42 @@ void ep_rgba_to_i420(const uint8_t *restrict src, int stride, int width, int y0,
     }
 }
 
+// ep_rgba_to_i420_half converts rows [y0, y1) (both even) of the half-size picture from an
+// RGBA image of twice its width and height: each luma sample is the mean of a 2x2 block of
+// source pixels (a box filter, which is exact for a 2:1 reduction), each chroma sample the
+// mean of a 4x4 block. Averaging RGB first and converting after gives what converting first
+// and averaging Y would, to rounding: the matrix is linear.
+EP_CONVERT_ATTR
+void ep_rgba_to_i420_half(const uint8_t *restrict src, int stride, int width, int y0, int y1,
+                          uint8_t *restrict dy, int sy, uint8_t *restrict du, int su,
+                          uint8_t *restrict dv, int sv) {
+    for (int y = y0; y < y1; y += 2) {
+        const uint8_t *restrict s0 = src + (size_t)(2 * y) * stride;
+        const uint8_t *restrict s1 = s0 + stride;
+        const uint8_t *restrict s2 = s1 + stride;
+        const uint8_t *restrict s3 = s2 + stride;
+        uint8_t *restrict l0 = dy + (size_t)y * sy;
+        uint8_t *restrict l1 = l0 + sy;
+        uint8_t *restrict u = du + (size_t)(y / 2) * su;
+        uint8_t *restrict v = dv + (size_t)(y / 2) * sv;
+        for (int x = 0; x < width / 2; x++) {
+            // Source pixels 4x .. 4x+3 of four rows; output pixels 2x, 2x+1 of two rows.
+            const uint8_t *a = s0 + 16 * x, *b = s1 + 16 * x, *c = s2 + 16 * x, *d = s3 + 16 * x;
+            int r00 = a[0] + a[4] + b[0] + b[4], g00 = a[1] + a[5] + b[1] + b[5], b00 = a[2] + a[6] + b[2] + b[6];
+            int r01 = a[8] + a[12] + b[8] + b[12], g01 = a[9] + a[13] + b[9] + b[13], b01 = a[10] + a[14] + b[10] + b[14];
+            int r10 = c[0] + c[4] + d[0] + d[4], g10 = c[1] + c[5] + d[1] + d[5], b10 = c[2] + c[6] + d[2] + d[6];
+            int r11 = c[8] + c[12] + d[8] + d[12], g11 = c[9] + c[13] + d[9] + d[13], b11 = c[10] + c[14] + d[10] + d[14];
+            l0[2 * x] = (uint8_t)((YR * r00 + YG * g00 + YB * b00 + (16 << 18) + (1 << 17)) >> 18);
+            l0[2 * x + 1] = (uint8_t)((YR * r01 + YG * g01 + YB * b01 + (16 << 18) + (1 << 17)) >> 18);
+            l1[2 * x] = (uint8_t)((YR * r10 + YG * g10 + YB * b10 + (16 << 18) + (1 << 17)) >> 18);
+            l1[2 * x + 1] = (uint8_t)((YR * r11 + YG * g11 + YB * b11 + (16 << 18) + (1 << 17)) >> 18);
+            int r = r00 + r01 + r10 + r11, g = g00 + g01 + g10 + g11, bl = b00 + b01 + b10 + b11;
+            u[x] = (uint8_t)((UR * r + UG * g + UB * bl + (128 << 20) + (1 << 19)) >> 20);
+            v[x] = (uint8_t)((VR * r + VG * g + VB * bl + (128 << 20) + (1 << 19)) >> 20);
+        }
+    }
+}
+
 // ep_encoder_prepare makes the encoder's picture writable before ep_encoder_convert_rows.
 int ep_encoder_prepare(ep_encoder *e) {
     ep_errsink_clear(&e->err);
@@ -305,10 +391,16 @@ int ep_encoder_prepare(ep_encoder *e) {
     return av_frame_make_writable(e->frame);
 }
 
-// ep_encoder_convert_rows converts rows [y0, y1) into the encoder's YUV420P picture. Several
-// calls for disjoint row ranges may run at once.
+// ep_encoder_convert_rows converts rows [y0, y1) of its target: the encoder's picture for
+// EP_CONV_SAME and EP_CONV_HALF, the frame-sized e->full for EP_CONV_FULL_SWS. Several calls
+// for disjoint row ranges may run at once.
 void ep_encoder_convert_rows(ep_encoder *e, const uint8_t *rgba, int stride, int y0, int y1) {
-    AVFrame *f = e->frame;
+    AVFrame *f = e->conv == EP_CONV_FULL_SWS ? e->full : e->frame;
+    if (e->conv == EP_CONV_HALF) {
+        ep_rgba_to_i420_half(rgba, stride, f->width, y0, y1, f->data[0], f->linesize[0],
+                             f->data[1], f->linesize[1], f->data[2], f->linesize[2]);
+        return;
+    }
     ep_rgba_to_i420(rgba, stride, f->width, y0, y1, f->data[0], f->linesize[0], f->data[1],
                     f->linesize[1], f->data[2], f->linesize[2]);
 }
@@ -320,45 +412,61 @@ static void noop_free(void *opaque, uint8_t *data) {
     (void)data;
 }
 
-// ep_encoder_convert converts a whole picture with swscale.
+// sws_run runs swscale from src into the encoder's picture: on the calling thread, or on
+// swscale's slice threads, which only sws_scale_frame runs and which want reference-counted
+// frames.
+static int sws_run(ep_encoder *e, AVFrame *src) {
+    int ret;
+    if (e->sws_threads <= 1) {
+        ret = sws_scale(e->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
+                        e->frame->data, e->frame->linesize);
+    } else {
+        ret = sws_scale_frame(e->sws, e->frame, src);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+// ep_encoder_convert converts and scales a whole RGBA frame with swscale (EP_CONV_SWS).
 int ep_encoder_convert(ep_encoder *e, const uint8_t *rgba, int stride) {
     int ret = ep_encoder_prepare(e);
     if (ret < 0) {
         return ret;
     }
-    int h = e->frame->height;
-    if (e->sws_threads <= 1) {
-        const uint8_t *src[4] = {rgba, NULL, NULL, NULL};
-        const int src_stride[4] = {stride, 0, 0, 0};
-        ret = sws_scale(e->sws, src, src_stride, 0, h, e->frame->data, e->frame->linesize);
-        return ret < 0 ? ret : 0;
-    }
-    // Only sws_scale_frame runs swscale's slice threads, and it wants reference-counted frames.
     // The caller's pixels are wrapped without a copy; the wrapper is gone before we return.
     AVFrame *src = av_frame_alloc();
     if (src == NULL) {
         return AVERROR(ENOMEM);
     }
     src->format = AV_PIX_FMT_RGBA;
-    src->width = e->frame->width;
-    src->height = h;
+    src->width = e->src_width;
+    src->height = e->src_height;
     src->data[0] = (uint8_t *)rgba;
     src->linesize[0] = stride;
-    src->buf[0] = av_buffer_create((uint8_t *)rgba, (size_t)stride * h, noop_free, NULL,
-                                   AV_BUFFER_FLAG_READONLY);
+    src->buf[0] = av_buffer_create((uint8_t *)rgba, (size_t)stride * e->src_height, noop_free,
+                                   NULL, AV_BUFFER_FLAG_READONLY);
     if (src->buf[0] == NULL) {
         av_frame_free(&src);
         return AVERROR(ENOMEM);
     }
-    ret = sws_scale_frame(e->sws, e->frame, src);
+    ret = sws_run(e, src);
     av_frame_free(&src);
-    return ret < 0 ? ret : 0;
+    return ret;
 }
 
+// ep_encoder_scale scales e->full, filled by ep_encoder_convert_rows, down into the encoder's
+// picture (EP_CONV_FULL_SWS).
+int ep_encoder_scale(ep_encoder *e) { return sws_run(e, e->full); }
+
 // ep_encoder_encode sends the converted picture and takes its packet out at once. It returns 1
-// when e->pkt holds the access unit (until the next call), 0 when the encoder kept the frame
+// when e->out holds the encoded frame (until the next call), 0 when the encoder kept the frame
 // back, or a negative AVERROR.
 int ep_encoder_encode(ep_encoder *e, int force_idr) {
+    e->out = NULL;
+    e->out_size = 0;
+    e->out_key = 0;
+    if (e->kind == EP_VP8) {
+        return ep_vpx_encode(e, force_idr);
+    }
     av_packet_unref(e->pkt);
     AVFrame *f = e->frame;
     f->pts = e->pts++;
@@ -381,12 +489,23 @@ int ep_encoder_encode(ep_encoder *e, int force_idr) {
     if (ret == AVERROR(EAGAIN)) {
         return 0;
     }
-    return ret < 0 ? ret : 1;
+    if (ret < 0) {
+        return ret;
+    }
+    e->out = e->pkt->data;
+    e->out_size = e->pkt->size;
+    e->out_key = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    return 1;
 }
 
-// ep_encoder_set_bitrate changes the rate-control targets; libx264 and NVENC pick them up on
-// the next frame (libx264 reconfigures itself when it sees the fields change).
+// ep_encoder_set_bitrate changes the rate-control targets. libx264 and NVENC pick them up on
+// the next frame (libavcodec's libx264 wrapper reconfigures x264 when it sees the fields
+// change); libvpx is reconfigured at once.
 int ep_encoder_set_bitrate(ep_encoder *e, int64_t bit_rate, int64_t buffer_bits) {
+    ep_errsink_clear(&e->err);
+    if (e->kind == EP_VP8) {
+        return ep_vpx_set_bitrate(e, bit_rate);
+    }
     e->ctx->bit_rate = bit_rate;
     e->ctx->rc_max_rate = bit_rate;
     e->ctx->rc_buffer_size = (int)buffer_bits;
@@ -397,9 +516,13 @@ void ep_encoder_close(ep_encoder *e) {
     if (e == NULL) {
         return;
     }
+    if (e->vpx != NULL) {
+        ep_vpx_close(e->vpx);
+    }
     avcodec_free_context(&e->ctx);
     sws_freeContext(e->sws);
     av_frame_free(&e->frame);
+    av_frame_free(&e->full);
     av_frame_free(&e->hwframe);
     av_packet_free(&e->pkt);
     av_buffer_unref(&e->hwframes);
@@ -409,9 +532,10 @@ void ep_encoder_close(ep_encoder *e) {
 
 // ---- decoder ---------------------------------------------------------------------------------
 
-int ep_decoder_open(ep_decoder **out) {
+int ep_decoder_open(int codec_kind, ep_decoder **out) {
     *out = NULL;
-    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+    enum AVCodecID id = codec_kind == EP_DEC_VP8 ? AV_CODEC_ID_VP8 : AV_CODEC_ID_H264;
+    const AVCodec *codec = avcodec_find_decoder(id);
     if (codec == NULL) {
         return AVERROR_DECODER_NOT_FOUND;
     }
@@ -434,7 +558,7 @@ int ep_decoder_open(ep_decoder **out) {
     return avcodec_open2(d->ctx, codec, NULL);
 }
 
-// ep_decoder_decode decodes one access unit. It returns 1 when d->frame holds the newest
+// ep_decoder_decode decodes one access unit (H.264) or frame (VP8). It returns 1 when d->frame holds the newest
 // picture (until the next call), 0 when no picture is complete yet, or a negative AVERROR.
 int ep_decoder_decode(ep_decoder *d, const uint8_t *data, int size) {
     int got = 0;

@@ -21,32 +21,56 @@ typedef struct ep_errsink {
 } ep_errsink;
 
 typedef struct ep_enc_config {
-    int width, height, fps;
+    int width, height, fps;          // the encoded picture
+    int src_width, src_height;       // the RGBA frames given to Encode: >= width, height
     int64_t bit_rate;    // bits per second
-    int64_t buffer_bits; // VBV size in bits
-    int gop;             // frames between IDRs, 0 = only on demand
+    int64_t buffer_bits; // VBV size in bits (libavcodec backends)
+    int buffer_ms;       // the same buffer in milliseconds (libvpx counts it in time)
+    int gop;             // frames between keyframes, 0 = only on demand
     int threads;
-    int level;           // 32 = 3.2, 42 = 4.2
+    int level;           // 32 = 3.2, 42 = 4.2 (H.264)
     const char *preset;  // libx264 only
-    int use_sws;         // convert with swscale (always for VAAPI, which wants NV12)
+    int conv;            // EP_CONV_*: how RGBA becomes the encoder's YUV picture
     int sws_flags;
     int sws_threads;
+    int cpu_used;        // libvpx only: VP8E_SET_CPUUSED (negative: fixed speed)
+    int max_intra_pct;   // libvpx only: keyframe target cap, % of an average frame
 } ep_enc_config;
 
-// Backend kinds; each needs its own options and, for VAAPI, its own frame path.
-enum { EP_X264 = 1, EP_NVENC = 2, EP_VAAPI = 3 };
+// Backend kinds; each needs its own options and, for VAAPI, its own frame path. EP_VP8 is
+// libvpx driven through its own API, not through libavcodec (see vp8.c).
+enum { EP_X264 = 1, EP_NVENC = 2, EP_VAAPI = 3, EP_VP8 = 4 };
+
+// Ways to turn the RGBA frame into the encoder's picture:
+//   EP_CONV_SAME  ep_rgba_to_i420 in row bands (frame and picture the same size)
+//   EP_CONV_HALF  ep_rgba_to_i420_half in row bands (the frame is exactly twice the picture)
+//   EP_CONV_SWS   swscale converts and scales in one pass (VAAPI's NV12 too)
+//   EP_CONV_FULL_SWS  ep_rgba_to_i420 in row bands at the frame's size into e->full, then
+//                     swscale scales the planes down to the picture
+enum { EP_CONV_SAME = 0, EP_CONV_HALF = 1, EP_CONV_SWS = 2, EP_CONV_FULL_SWS = 3 };
+
+typedef struct ep_vpx ep_vpx; // vp8.c
 
 typedef struct ep_encoder {
     ep_errsink err;
     int kind;
-    AVCodecContext *ctx;
+    int conv;
+    AVCodecContext *ctx; // NULL for EP_VP8
+    ep_vpx *vpx;         // EP_VP8 only
     struct SwsContext *sws;
-    AVFrame *frame;    // the software picture sws_scale writes into (YUV420P, or NV12 for VAAPI)
+    AVFrame *frame;    // the picture the encoder reads (YUV420P, or NV12 for VAAPI)
+    AVFrame *full;     // EP_CONV_FULL_SWS only: YUV420P at the frame's size
     AVFrame *hwframe;  // VAAPI only: the surface the software picture is uploaded to
     AVBufferRef *hwdev;    // VAAPI only
     AVBufferRef *hwframes; // VAAPI only
     AVPacket *pkt;
+    // The last encoded frame, set by ep_encoder_encode when it returns 1 and valid until the
+    // next call: it points into pkt, or into libvpx's output buffer.
+    const uint8_t *out;
+    int out_size;
+    int out_key;
     int64_t pts;
+    int src_width, src_height;
     int sws_threads;
 } ep_encoder;
 
@@ -67,17 +91,31 @@ int ep_encoder_open(const char *name, int kind, const ep_enc_config *cfg, ep_enc
 int ep_encoder_convert(ep_encoder *e, const uint8_t *rgba, int stride);
 int ep_encoder_prepare(ep_encoder *e);
 void ep_encoder_convert_rows(ep_encoder *e, const uint8_t *rgba, int stride, int y0, int y1);
+int ep_encoder_scale(ep_encoder *e);
 void ep_rgba_to_i420(const uint8_t *src, int stride, int width, int y0, int y1, uint8_t *dy,
                      int sy, uint8_t *du, int su, uint8_t *dv, int sv);
+void ep_rgba_to_i420_half(const uint8_t *src, int stride, int width, int y0, int y1,
+                          uint8_t *dy, int sy, uint8_t *du, int su, uint8_t *dv, int sv);
 int ep_encoder_encode(ep_encoder *e, int force_idr);
 int ep_encoder_set_bitrate(ep_encoder *e, int64_t bit_rate, int64_t buffer_bits);
 void ep_encoder_close(ep_encoder *e);
 
-int ep_decoder_open(ep_decoder **out);
+// libvpx VP8 (vp8.c). ep_vpx_open fills e->vpx; ep_vpx_encode encodes e->frame.
+int ep_vpx_open(ep_encoder *e, const ep_enc_config *cfg);
+int ep_vpx_encode(ep_encoder *e, int force_key);
+int ep_vpx_set_bitrate(ep_encoder *e, int64_t bit_rate);
+void ep_vpx_close(ep_vpx *v);
+
+// Decoders: libavcodec's H.264 and VP8 decoders.
+enum { EP_DEC_H264 = 1, EP_DEC_VP8 = 2 };
+
+int ep_decoder_open(int codec, ep_decoder **out);
 int ep_decoder_decode(ep_decoder *d, const uint8_t *data, int size);
 void ep_decoder_close(ep_decoder *d);
 
 // ep_errsink_clear forgets earlier messages before a new operation.
 void ep_errsink_clear(ep_errsink *s);
+// ep_errsink_add appends a message, as the log callback does for libav's.
+void ep_errsink_add(ep_errsink *s, const char *fmt, ...);
 
 #endif

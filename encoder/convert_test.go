@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -111,3 +112,5 @@ func TestSplitRows(t *testing.T) {
 		})
 	}
 }
+
+func numCPUForTest() int { return runtime.NumCPU() }

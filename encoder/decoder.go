@@ -6,13 +6,15 @@ package encoder
 import "C"
 
 import (
+	"fmt"
 	"unsafe"
 )
 
-// Decoder is an H.264 decoder (libavcodec's) for tests and tools: it turns the access units
+// Decoder is an H.264 or VP8 decoder (libavcodec's) for tests and tools: it turns the frames
 // an Encoder produces back into pictures. It is not safe for concurrent use.
 type Decoder struct {
-	d *C.ep_decoder // nil once closed
+	d     *C.ep_decoder // nil once closed
+	codec string
 }
 
 // Picture is a decoded frame's luma plane.
@@ -24,34 +26,47 @@ type Picture struct {
 	YStride int
 }
 
-// NewDecoder opens a single-threaded, low-delay H.264 decoder.
-func NewDecoder() (*Decoder, error) {
+// NewDecoder opens a single-threaded, low-delay H.264 decoder: NewDecoderCodec(CodecH264).
+func NewDecoder() (*Decoder, error) { return NewDecoderCodec(CodecH264) }
+
+// NewDecoderCodec opens a single-threaded, low-delay decoder for CodecH264 or CodecVP8.
+func NewDecoderCodec(codec string) (*Decoder, error) {
+	var kind C.int
+	switch codec {
+	case CodecH264:
+		kind = C.EP_DEC_H264
+	case CodecVP8:
+		kind = C.EP_DEC_VP8
+	default:
+		return nil, fmt.Errorf("%w: codec %q: want one of %v", ErrConfig, codec, codecs)
+	}
 	initLog()
 	var d *C.ep_decoder
-	if rc := C.ep_decoder_open(&d); rc < 0 {
-		err := &AVError{Op: "open h264 decoder", Code: int(rc)}
+	if rc := C.ep_decoder_open(kind, &d); rc < 0 {
+		err := &AVError{Op: "open " + codec + " decoder", Code: int(rc)}
 		if d != nil {
 			err.Detail = C.GoString(&d.err.msg[0])
 		}
 		C.ep_decoder_close(d)
 		return nil, err
 	}
-	return &Decoder{d: d}, nil
+	return &Decoder{d: d, codec: codec}, nil
 }
 
-// Decode decodes one Annex-B access unit. It returns nil, nil when the data completes no
-// picture (e.g. parameter sets alone, or empty input). If the data completes several
-// pictures, the last is returned.
-func (d *Decoder) Decode(annexB []byte) (*Picture, error) {
+// Decode decodes one encoded frame: an Annex-B access unit for H.264, a VP8 frame for VP8
+// (Packet.Data either way). It returns nil, nil when the data completes no picture (e.g.
+// parameter sets alone, or empty input). If the data completes several pictures, the last is
+// returned.
+func (d *Decoder) Decode(data []byte) (*Picture, error) {
 	if d.d == nil {
 		return nil, ErrClosed
 	}
-	if len(annexB) == 0 {
+	if len(data) == 0 {
 		return nil, nil // an empty packet would mean "flush" to libavcodec
 	}
-	rc := C.ep_decoder_decode(d.d, (*C.uint8_t)(unsafe.Pointer(&annexB[0])), C.int(len(annexB)))
+	rc := C.ep_decoder_decode(d.d, (*C.uint8_t)(unsafe.Pointer(&data[0])), C.int(len(data)))
 	if rc < 0 {
-		return nil, &AVError{Op: "decode h264", Code: int(rc), Detail: C.GoString(&d.d.err.msg[0])}
+		return nil, &AVError{Op: "decode " + d.codec, Code: int(rc), Detail: C.GoString(&d.d.err.msg[0])}
 	}
 	if rc == 0 {
 		return nil, nil

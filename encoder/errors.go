@@ -14,11 +14,12 @@ import (
 var (
 	// ErrConfig means a Config field is out of range; the message names the field.
 	ErrConfig = errors.New("encoder: invalid config")
-	// ErrUnknownBackend means Config.Backend names no H.264 encoder that this package can
-	// configure for low latency.
+	// ErrUnknownBackend means Config.Backend names no encoder of Config.Codec that this
+	// package can configure for low latency.
 	ErrUnknownBackend = errors.New("encoder: unknown backend")
-	// ErrNoBackend means Backend "auto" found no encoder that opens on this machine.
-	ErrNoBackend = errors.New("encoder: no H.264 encoder available")
+	// ErrNoBackend means Backend "auto" found no encoder of the codec that opens on this
+	// machine.
+	ErrNoBackend = errors.New("encoder: no encoder available for the codec")
 	// ErrClosed means the Encoder or Decoder was used after Close.
 	ErrClosed = errors.New("encoder: closed")
 	// ErrFrame means a frame does not match the encoder's size or its buffer is too short.
@@ -30,11 +31,11 @@ var (
 	ErrDelayed = errors.New("encoder: encoder buffered a frame")
 )
 
-// AVError is a failure reported by libavcodec or libswscale.
+// AVError is a failure reported by libavcodec, libswscale or libvpx.
 type AVError struct {
 	Op     string // what was being done, e.g. "open libx264"
-	Code   int    // the negative AVERROR code
-	Detail string // error messages libavcodec logged during the operation, if any
+	Code   int    // the negative AVERROR code (AVERROR_EXTERNAL for libvpx's errors)
+	Detail string // error messages libavcodec logged, or libvpx's description, if any
 }
 
 func (e *AVError) Error() string {

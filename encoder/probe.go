@@ -8,32 +8,51 @@ import (
 	"github.com/edgeplay/edgeplay/game"
 )
 
-var (
-	probeOnce sync.Once
-	probed    []string
-)
+// probeResult is one codec's cached answer.
+type probeResult struct {
+	once  sync.Once
+	names []string
+}
 
-// Probe returns the backends that work on this machine, in the order BackendAuto tries them:
-// each of h264_nvenc, h264_vaapi and libx264 is opened at 256×144 and made to encode one
-// frame. The answer is computed once per process; callers get their own copy.
-func Probe() []string {
-	probeOnce.Do(func() {
-		for _, name := range autoOrder {
-			if probeBackend(name) == nil {
-				probed = append(probed, name)
+// probes holds one probeResult per codec; the map itself is never written after init.
+var probes = func() map[string]*probeResult {
+	m := make(map[string]*probeResult, len(codecs))
+	for _, c := range codecs {
+		m[c] = new(probeResult)
+	}
+	return m
+}()
+
+// Probe returns the H.264 backends that work on this machine, in the order BackendAuto tries
+// them: ProbeCodec(CodecH264).
+func Probe() []string { return ProbeCodec(CodecH264) }
+
+// ProbeCodec returns the backends of a codec that work on this machine, in the order
+// BackendAuto tries them: each (for H.264 h264_nvenc, h264_vaapi and libx264; for VP8 libvpx)
+// is opened at 256×144 and made to encode one frame. The answer is computed once per process
+// and codec; callers get their own copy. An unknown codec has none.
+func ProbeCodec(codec string) []string {
+	p := probes[codec]
+	if p == nil {
+		return nil
+	}
+	p.once.Do(func() {
+		for _, name := range codecBackends[codec] {
+			if probeBackend(codec, name) == nil {
+				p.names = append(p.names, name)
 			}
 		}
 	})
-	return slices.Clone(probed)
+	return slices.Clone(p.names)
 }
 
 // probeBackend opens a tiny encoder on one backend and encodes a grey frame with it.
-func probeBackend(name string) error {
+func probeBackend(codec, name string) error {
 	const w, h = 256, 144
-	if !encoderExists(name) {
-		return unknownBackend(name)
+	if !backendExists(name) {
+		return unknownBackend(codec, name)
 	}
-	e, err := New(Config{Width: w, Height: h, FPS: 30, Backend: name})
+	e, err := New(Config{Width: w, Height: h, FPS: 30, Codec: codec, Backend: name})
 	if err != nil {
 		return err
 	}
