@@ -22,6 +22,7 @@ const (
 	CodeBadRTT          Code = "bad_rtt"           // an RTT sample is unsigned, forged, expired, replayed or absurd
 	CodeBadSDP          Code = "bad_sdp"           // the answer SDP could not be applied
 	CodeBadCandidate    Code = "bad_candidate"     // an ICE candidate could not be parsed or added
+	CodeNoCommonCodec   Code = "no_common_codec"   // the answer accepts none of the offered video codecs; the session ends
 	CodeSessionNotFound Code = "session_not_found" // the host does not know the session
 	CodeHostUnavailable Code = "host_unavailable"  // the host did not answer in time
 	CodeShuttingDown    Code = "shutting_down"     // the server is stopping; try again elsewhere
@@ -48,6 +49,7 @@ var codeText = map[Code]string{
 	CodeBadRTT:          "an RTT measurement was not accepted; measure again",
 	CodeBadSDP:          "the session description could not be applied",
 	CodeBadCandidate:    "the ICE candidate could not be used",
+	CodeNoCommonCodec:   "this browser cannot decode any of the video formats the host sends",
 	CodeSessionNotFound: "the session does not exist (it may have ended)",
 	CodeHostUnavailable: "the game host did not answer in time",
 	CodeShuttingDown:    "the server is shutting down",

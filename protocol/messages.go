@@ -38,6 +38,27 @@ const (
 // Reason says why a session ended. Stable, documented values.
 type Reason string
 
+// TypeMedia is the one message on the "control" data channel (host → player, JSON text, about
+// once a second while playing): what the host is sending. See MediaStats.
+const TypeMedia = "media"
+
+// MediaStats is the "media" message: the video the host is sending now and its repair
+// counters since the session started.
+type MediaStats struct {
+	Type          string `json:"type"`           // "media"
+	Codec         string `json:"codec"`          // "h264" or "vp8"
+	Width         int    `json:"width"`          // encoded size: a rung of the resolution ladder
+	Height        int    `json:"height"`         //
+	TargetKbps    int    `json:"target_kbps"`    // the encoder's bit rate
+	EstimateKbps  int    `json:"estimate_kbps"`  // the congestion controller's estimate of the link
+	FramesSkipped uint64 `json:"frames_skipped"` // frames not sent because the link had a backlog
+	Keyframes     uint64 `json:"keyframes"`      // keyframes sent
+	PLIs          uint64 `json:"plis"`           // keyframe requests received
+	NACKs         uint64 `json:"nacks"`          // packets reported lost
+	RTXPackets    uint64 `json:"rtx_packets"`    // retransmissions sent
+	Switches      uint64 `json:"switches"`       // resolution changes
+}
+
 // End reasons.
 const (
 	ReasonPlayerLeft       Reason = "player_left"

@@ -240,4 +240,10 @@ type SessionStatus struct {
 	BitrateKbps     float64   `json:"bitrate_kbps"`     // video payload bits sent / DurationSeconds / 1000
 	RTTMillis       float64   `json:"rtt_ms"`           // the player's RTT; 0 = not measured
 	Reason          string    `json:"reason,omitempty"` // why the matchmaker placed it here
+	// The video now: negotiated codec, encoded size (the rung of the resolution ladder) and
+	// the bit rate the congestion controller gives the encoder; absent before negotiation.
+	Codec      string `json:"codec,omitempty"`
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	TargetKbps int    `json:"target_kbps,omitempty"`
 }

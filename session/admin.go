@@ -45,6 +45,7 @@ func (h *Host) SessionStatuses(now time.Time) []protocol.SessionStatus {
 func sessionStatus(host, region string, si SessionInfo, now time.Time) protocol.SessionStatus {
 	st := protocol.SessionStatus{
 		ID: si.ID, Game: si.Game, Host: host, Region: region, State: si.State, RTTMillis: si.RTTMillis, Reason: si.Reason,
+		Codec: si.Stats.Codec, Width: si.Stats.Width, Height: si.Stats.Height, TargetKbps: si.Stats.TargetKbps,
 	}
 	if si.Stats.ConnectedSince.IsZero() {
 		return st

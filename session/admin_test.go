@@ -16,6 +16,7 @@ import (
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/server"
 )
@@ -35,17 +36,21 @@ func TestSessionStatus(t *testing.T) {
 		{
 			name: "playing for 10 s",
 			info: SessionInfo{ID: "s2", Game: "demo", State: StatePlaying, Stats: Stats{
-				FramesEncoded: 599, BytesSent: 5_000_000, ConnectedSince: now.Add(-10 * time.Second),
+				VideoStats: media.VideoStats{
+					FramesEncoded: 599, BytesSent: 5_000_000, Codec: "vp8", Width: 960, Height: 540, TargetKbps: 2100,
+				},
+				ConnectedSince: now.Add(-10 * time.Second),
 			}},
 			want: protocol.SessionStatus{
 				ID: "s2", Game: "demo", Host: "h1", Region: "dxb-1", State: StatePlaying,
 				StartedAt: now.Add(-10 * time.Second), DurationSeconds: 10, FPS: 59.9, BitrateKbps: 4000,
+				Codec: "vp8", Width: 960, Height: 540, TargetKbps: 2100,
 			},
 		},
 		{
 			name: "connected in the future (clock step): no rates",
 			info: SessionInfo{ID: "s3", Game: "demo", State: StatePlaying, Stats: Stats{
-				FramesEncoded: 5, ConnectedSince: now.Add(time.Second),
+				VideoStats: media.VideoStats{FramesEncoded: 5}, ConnectedSince: now.Add(time.Second),
 			}},
 			want: protocol.SessionStatus{
 				ID: "s3", Game: "demo", Host: "h1", Region: "dxb-1", State: StatePlaying,

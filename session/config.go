@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -20,10 +21,13 @@ type Config struct {
 	Games map[string]game.Factory
 
 	// Video.
-	Width, Height  int    // default 1280×720
-	FPS            int    // default 60
-	BitrateKbps    int    // default: the encoder's default for the size
-	EncoderBackend string // "auto" (default), "libx264", "h264_nvenc", "h264_vaapi"
+	Width, Height int // default 1280×720, the top rung of the resolution ladder
+	FPS           int // default 60
+	// BitrateKbps is the most the encoder may use; the congestion controller picks the rate
+	// below it. Default 6000 up to 1280×720, 10000 above.
+	BitrateKbps    int
+	EncoderBackend string        // H.264: "auto" (default), "libx264", "h264_nvenc", "h264_vaapi"
+	Codecs         []media.Codec // offered in this order of preference; default H.264, VP8
 
 	// Network.
 	UDPAddr   string   // ICE UDP mux address shared by all sessions; default ":8443"
@@ -56,6 +60,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.FPS == 0 {
 		c.FPS = 60
+	}
+	if c.BitrateKbps == 0 {
+		c.BitrateKbps = 6000
+		if c.Width*c.Height > 1280*720 {
+			c.BitrateKbps = 10000
+		}
+	}
+	if len(c.Codecs) == 0 {
+		c.Codecs = media.Known
 	}
 	if c.EncoderBackend == "" {
 		c.EncoderBackend = "auto"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgeplay/edgeplay/encoder"
 	"github.com/edgeplay/edgeplay/internal/metrics"
+	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -27,7 +28,7 @@ type Host struct {
 	cfg      Config
 	nc       *nats.Conn
 	log      *slog.Logger
-	media    *mediaStack
+	media    *media.Engine
 	encoders []string
 	seq      atomic.Uint64
 	latency  *sampleRing // frame ready → last RTP packet written, all sessions
@@ -77,11 +78,13 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	if len(h.encoders) == 0 {
 		return nil, fmt.Errorf("%w: no H.264 encoder can be opened", ErrConfig)
 	}
-	media, err := newMediaStack(cfg, log)
+	eng, err := media.NewEngine(media.EngineConfig{
+		Codecs: cfg.Codecs, UDPAddr: cfg.UDPAddr, PublicIPs: cfg.PublicIPs, MaxKbps: cfg.BitrateKbps, Logger: log,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	h.media = media
+	h.media = eng
 
 	for subj, fn := range map[string]nats.MsgHandler{
 		protocol.SubjectReserve(cfg.ID):   h.handleReserve,
@@ -94,7 +97,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 		sub, err := nc.Subscribe(subj, fn)
 		if err != nil {
 			h.unsubscribe()
-			_ = media.close()
+			_ = eng.Close()
 			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
 		}
 		h.subs = append(h.subs, sub)
@@ -103,10 +106,10 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	// reservations.
 	if err := nc.Flush(); err != nil {
 		h.unsubscribe()
-		_ = media.close()
+		_ = eng.Close()
 		return nil, fmt.Errorf("nats flush: %w", err)
 	}
-	log.Info("host started", "slots", cfg.Slots, "udp_port", media.port, "encoders", h.encoders,
+	log.Info("host started", "slots", cfg.Slots, "udp_port", eng.Port(), "encoders", h.encoders,
 		"size", fmt.Sprintf("%dx%d@%d", cfg.Width, cfg.Height, cfg.FPS))
 	h.mu.Lock()
 	h.state = protocol.HostReady
@@ -118,7 +121,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 }
 
 // UDPPort is the port the ICE UDP mux is bound to.
-func (h *Host) UDPPort() int { return h.media.port }
+func (h *Host) UDPPort() int { return h.media.Port() }
 
 // ID is the host id.
 func (h *Host) ID() string { return h.cfg.ID }
@@ -155,7 +158,7 @@ func (h *Host) Close(ctx context.Context) error {
 	if err := h.nc.Flush(); err != nil {
 		h.log.Warn("nats flush on close", "err", err)
 	}
-	return h.media.close()
+	return h.media.Close()
 }
 
 func (h *Host) unsubscribe() {

@@ -10,7 +10,7 @@ import {
   wheelPixels, wireTime,
 } from "./input.js";
 import { markerCovers, readMarker } from "./marker.js";
-import { formatMs, formatPlacement, percentile, queueText } from "./stats.js";
+import { formatMedia, formatMs, formatPlacement, percentile, queueText } from "./stats.js";
 
 const bytes = (buf) => [...new Uint8Array(buf)];
 const le16 = (v) => [v & 0xff, (v >>> 8) & 0xff];
@@ -187,7 +187,29 @@ test("placement rows", () => {
   );
   assert.deepEqual(formatPlacement({ region: "dxb-1", rtts: {} }, { "dxb-1": "DXB-1" }), [["data center", "dxb-1"]]);
   assert.deepEqual(
+    formatPlacement({ region: "dxb-1", rtts: {}, timeline: { click: 0, placed: 95, firstFrame: 312 } }),
+    [["data center", "dxb-1"], ["first frame", "312 ms"]],
+  );
+  assert.deepEqual(formatPlacement({ region: null, rtts: {}, timeline: { click: 0, firstFrame: null } }), []);
+  assert.deepEqual(
     formatPlacement({ region: null, placedRttMs: null, rtts: {}, queue: { position: 2, eta: 8 } }),
     [["queue", "position 2, about 8 s"]],
   );
+});
+
+test("media rows", () => {
+  assert.deepEqual(formatMedia(null), []);
+  assert.deepEqual(
+    formatMedia({
+      type: "media", codec: "vp8", width: 960, height: 540, target_kbps: 2150, estimate_kbps: 2400,
+      frames_skipped: 3, keyframes: 2, plis: 1, nacks: 40, rtx_packets: 38, switches: 1,
+    }),
+    [
+      ["sending", "960×540 vp8 at 2.15 Mbit/s"],
+      ["link estimate", "2.40 Mbit/s"],
+      ["repairs", "38 resent of 40 NACKed · 2 keyframes (1 asked)"],
+      ["adapted", "1 size changes · 3 frames skipped"],
+    ],
+  );
+  assert.deepEqual(formatMedia({ type: "media", width: -1, target_kbps: "x" })[0], ["sending", "0×0 ? at 0 kbit/s"]);
 });

@@ -34,7 +34,15 @@
 //   videoWidth, videoHeight   size of the last presented frame
 //   lastMarker     latency marker of the last frame (0–65535), -1 when the frame has none
 //   lastSeq        seq of the last input message sent (0 before any)
+//   timeline       when this session reached each step, in ms since play() (performance.now();
+//                  null until reached, all null before play): click (0), welcome, probed (join
+//                  sent, after the RTT probes), placed, offer (received), answer (sent),
+//                  iceConnected, pcConnected (ICE and DTLS up), firstFrame (presented)
 //   samples        click-to-photon samples in ms, oldest first, at most 1000 (same array kept)
+//   media          what the host says it sends (the "media" message on the control data
+//                  channel, about once a second): codec, width, height, target_kbps,
+//                  estimate_kbps, frames_skipped, keyframes, plis, nacks, rtx_packets,
+//                  switches; null before the first
 //   stats          latest getStats sample: rttMs, fps, bitrateKbps, packetLossPct, decodeMs,
 //                  jitterBufferMs, width, height, framesDecoded, framesDropped, codec, decoder,
 //                  c2pP50, c2pP95, c2pCount (null where not known)
@@ -52,7 +60,7 @@ import {
   wheelPixels, wireTime, MAX_BUTTON,
 } from "./input.js";
 import { MARKER_HEIGHT, MARKER_WIDTH, markerCovers, readMarker } from "./marker.js";
-import { StatsSampler, formatMs, formatPlacement, formatStats, percentile, queueText } from "./stats.js";
+import { StatsSampler, formatMedia, formatMs, formatPlacement, formatStats, percentile, queueText } from "./stats.js";
 
 const STREAM_WIDTH = 1280; // the marker is defined in pixels of a 1280×720 frame
 const STREAM_HEIGHT = 720;
@@ -63,7 +71,7 @@ const MOTION_MAX_BUFFERED = 16 << 10; // drop motion rather than queue it behind
 
 // After these error codes the server closes the socket (PROTOCOL.md); so it does after any
 // error that answers join (state "finding" or "queued").
-const FATAL_CODES = new Set(["no_free_host", "unknown_game", "host_unavailable", "shutting_down", "message_too_large", "bad_rtt"]);
+const FATAL_CODES = new Set(["no_free_host", "unknown_game", "host_unavailable", "shutting_down", "message_too_large", "bad_rtt", "no_common_codec"]);
 
 const UDP_HINT = "check that UDP traffic can reach the host";
 
@@ -122,7 +130,7 @@ export class EdgeplayPlayer extends EventTarget {
       state: "idle", status: "ready", sessionId: null, host: null, region: null,
       rtts: {}, queue: null, placedRttMs: null, placedReason: null, drainDeadline: null,
       framesDecoded: 0, videoWidth: 0, videoHeight: 0, lastMarker: -1, lastSeq: 0,
-      samples: [], stats: {}, error: null, endReason: null,
+      timeline: newTimeline(null), media: null, samples: [], stats: {}, error: null, endReason: null,
       sendKey: (code) => this.sendKey(code),
     };
     if (options.expose ?? true) window.edgeplay = this.info;
@@ -146,13 +154,14 @@ export class EdgeplayPlayer extends EventTarget {
     Object.assign(info, {
       sessionId: null, host: null, region: null, framesDecoded: 0, videoWidth: 0, videoHeight: 0,
       rtts: {}, queue: null, placedRttMs: null, placedReason: null, drainDeadline: null,
-      lastMarker: -1, lastSeq: 0, stats: {}, error: null, endReason: null,
+      lastMarker: -1, lastSeq: 0, timeline: newTimeline(0), media: null, stats: {}, error: null, endReason: null,
     });
     info.samples.length = 0;
     this.pending.clear();
     this.regionNames = {}; // region id → display name, from welcome
     this.#banner("", "");
     const s = {
+      t0: performance.now(), // play(): the origin of info.timeline
       ws: null, pc: null, input: null, motion: null, sampler: null,
       seq: 1, // next input seq: one counter across both channels, from 1
       remote: [], // candidates that arrived before the offer
@@ -274,7 +283,7 @@ export class EdgeplayPlayer extends EventTarget {
   #renderStats() {
     if (!this.statsVisible) return;
     const info = this.info;
-    const rows = [...formatPlacement(info, this.regionNames), ...formatStats(info.stats)];
+    const rows = [...formatPlacement(info, this.regionNames), ...formatStats(info.stats), ...formatMedia(info.media)];
     const nodes = rows.map(([k, v]) => {
       const row = document.createElement("div");
       const dt = document.createElement("span");
@@ -308,6 +317,12 @@ export class EdgeplayPlayer extends EventTarget {
 
   // ---- signalling ----
 
+  // Records in info.timeline when session s first reached step.
+  #mark(s, step) {
+    const tl = this.info.timeline;
+    if (this.s === s && tl[step] === null) tl[step] = Math.round(performance.now() - s.t0);
+  }
+
   #sendJSON(s, msg) {
     if (s.ws?.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify(msg));
   }
@@ -324,6 +339,7 @@ export class EdgeplayPlayer extends EventTarget {
       case "welcome": {
         if (s.welcomed) break;
         s.welcomed = true;
+        this.#mark(s, "welcome");
         this.info.sessionId = msg.session ?? null;
         const regions = probeTargets(msg.regions);
         if (!regions.length || !this.info.sessionId) {
@@ -346,6 +362,7 @@ export class EdgeplayPlayer extends EventTarget {
       }
       case "placed": {
         const info = this.info;
+        this.#mark(s, "placed");
         info.host = msg.host ?? null;
         info.region = msg.region ?? null;
         info.queue = null;
@@ -359,6 +376,7 @@ export class EdgeplayPlayer extends EventTarget {
         break;
       }
       case "offer":
+        this.#mark(s, "offer");
         this.#onOffer(s, msg.sdp);
         break;
       case "candidate":
@@ -407,6 +425,7 @@ export class EdgeplayPlayer extends EventTarget {
     if (this.options.token) join.token = this.options.token;
     if (claims.length) join.rtts = claims;
     this.#sendJSON(s, join);
+    this.#mark(s, "probed");
     this.#setState("finding", "finding a host…");
   }
 
@@ -487,6 +506,7 @@ export class EdgeplayPlayer extends EventTarget {
       ch.binaryType = "arraybuffer";
       if (ch.label === "input") s.input = ch;
       else if (ch.label === "motion") s.motion = ch;
+      else if (ch.label === "control") ch.onmessage = (m) => this.#onControl(s, m.data);
     };
     pc.onicecandidate = (e) => {
       if (this.s !== s) return;
@@ -506,9 +526,24 @@ export class EdgeplayPlayer extends EventTarget {
       await pc.setLocalDescription(await pc.createAnswer());
       if (this.s !== s) return;
       this.#sendJSON(s, { type: "answer", sdp: pc.localDescription.sdp });
+      this.#mark(s, "answer");
     } catch (err) {
       if (this.s === s) this.#fail(s, `could not set up the video connection: ${err.message}`);
     }
+  }
+
+  // A message from the host on the control channel: JSON text, "media" only for now.
+  #onControl(s, data) {
+    if (this.s !== s || typeof data !== "string" || data.length > 4096) return;
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (msg?.type !== "media") return;
+    this.info.media = msg;
+    this.#renderStats();
   }
 
   #addCandidate(s, c) {
@@ -519,6 +554,8 @@ export class EdgeplayPlayer extends EventTarget {
     if (this.s !== s) return;
     const pc = s.pc;
     const st = pc.connectionState ?? pc.iceConnectionState;
+    if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") this.#mark(s, "iceConnected");
+    if (st === "connected") this.#mark(s, "pcConnected");
     if (st === "failed" || pc.iceConnectionState === "failed") {
       this.#fail(s, "connection failed — check UDP: the browser could not reach the host's UDP port");
     } else if (st === "connected") {
@@ -605,6 +642,8 @@ export class EdgeplayPlayer extends EventTarget {
     info.videoWidth = width;
     info.videoHeight = height;
     if (info.framesDecoded === 1) {
+      this.#mark(this.s, "firstFrame");
+      this.#renderStats();
       if (info.error === NO_VIDEO) this.#banner("", "");
       if (info.state === "playing") this.#setState("playing", "playing");
       else this.#render();
@@ -844,6 +883,14 @@ function closeProbes(s) {
     ws.onmessage = ws.onerror = ws.onclose = null;
     if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(1000);
   }
+}
+
+// info.timeline with every step null but click.
+function newTimeline(click) {
+  return {
+    click, welcome: null, probed: null, placed: null, offer: null, answer: null,
+    iceConnected: null, pcConnected: null, firstFrame: null,
+  };
 }
 
 const num0 = (v) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.round(v) : 0);

@@ -99,6 +99,27 @@ export function formatStats(s) {
   ];
 }
 
+/** Formats a bit rate in kbit/s for people. */
+function formatKbps(kbps) {
+  return kbps >= 1000 ? `${(kbps / 1000).toFixed(2)} Mbit/s` : `${Math.round(kbps)} kbit/s`;
+}
+
+/**
+ * Rows for the stats overlay about what the host sends (its "media" message, or null): the
+ * encoded size and codec, the bit rate congestion control gives the encoder against its
+ * estimate of the link, and the repairs (retransmissions, keyframes).
+ */
+export function formatMedia(m) {
+  if (!m) return [];
+  const n = (v) => (typeof v === "number" && v >= 0 ? v : 0);
+  return [
+    ["sending", `${n(m.width)}×${n(m.height)} ${m.codec || "?"} at ${formatKbps(n(m.target_kbps))}`],
+    ["link estimate", formatKbps(n(m.estimate_kbps))],
+    ["repairs", `${n(m.rtx_packets)} resent of ${n(m.nacks)} NACKed · ${n(m.keyframes)} keyframes (${n(m.plis)} asked)`],
+    ["adapted", `${n(m.switches)} size changes · ${n(m.frames_skipped)} frames skipped`],
+  ];
+}
+
 /** Formats milliseconds for people: one decimal below 100 ms. */
 export function formatMs(ms) {
   return ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
@@ -113,8 +134,9 @@ export function queueText(q) {
 
 /**
  * Rows for the stats overlay about where the session runs: the data center and its RTT as
- * placed reports them, the probe results, and the queue. info is the player's info
- * (region, placedRttMs, rtts, queue); names maps region ids to display names.
+ * placed reports them, the probe results, the queue, and how long Play took to show the first
+ * frame. info is the player's info (region, placedRttMs, rtts, queue, timeline); names maps
+ * region ids to display names.
  */
 export function formatPlacement(info, names = {}) {
   const rows = [];
@@ -127,5 +149,7 @@ export function formatPlacement(info, names = {}) {
   const probes = Object.entries(info.rtts ?? {});
   if (probes.length) rows.push(["probes", probes.map(([id, ms]) => `${id} ${formatMs(ms)}`).join(" · ") + " ms"]);
   if (info.queue) rows.push(["queue", queueText(info.queue).replace(/^in queue: /, "")]);
+  const first = info.timeline?.firstFrame;
+  if (first != null) rows.push(["first frame", `${formatMs(first)} ms`]);
   return rows;
 }

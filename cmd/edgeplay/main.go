@@ -24,6 +24,7 @@ import (
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/app"
+	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/session"
@@ -79,9 +80,10 @@ func run(args []string, stderr io.Writer) error {
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user, each host its own; see docs/ARCHITECTURE.md)")
 		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr     = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
-		publicIP    = fs.String("public-ip", "", "advertise this IP (NAT 1:1) instead of interface addresses (up, host); comma-separated")
+		publicIP    = fs.String("public-ip", "", "behind a 1:1 NAT: the public address players reach the host at, PUBLIC or PUBLIC/LOCAL (the local address it maps to; default: the one facing it); comma-separated (up, host)")
 		encName     = fs.String("encoder", "auto", "H.264 encoder: auto, libx264, h264_nvenc, h264_vaapi (up, host)")
-		bitrate     = fs.Int("bitrate", 0, "video bitrate in kbit/s (up, host); 0 = encoder default")
+		bitrate     = fs.Int("bitrate", 0, "most video bitrate in kbit/s: congestion control adapts below it (up, host); 0 = 6000 up to 1280x720, 10000 above")
+		codecs      = fs.String("codecs", media.DefaultCodecs, "video codecs offered, in order of preference: h264, vp8 (up, host)")
 		size        = fs.String("size", "1280x720", "video size (up, host)")
 		fps         = fs.Int("fps", 60, "frames per second (up, host)")
 		idle        = fs.Duration("idle-timeout", 10*time.Minute, "end sessions without input for this long (up, host)")
@@ -137,10 +139,14 @@ func run(args []string, stderr io.Writer) error {
 		if *publicIP != "" {
 			ips = strings.Split(*publicIP, ",")
 		}
+		cs, err := media.ParseCodecs(*codecs)
+		if err != nil {
+			return session.Config{}, fmt.Errorf("--codecs: %w", err)
+		}
 		return session.Config{
 			ID: id, Region: *region, Slots: *slots,
 			Games: map[string]game.Factory{"demo": demo.Factory},
-			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName,
+			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName, Codecs: cs,
 			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, DrainGrace: *grace, Version: version,
 		}, nil
 	}

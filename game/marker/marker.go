@@ -123,3 +123,32 @@ func ReadRGBA(pix []byte, stride int) (value uint16, ok bool) {
 func Luma(r, g, b byte) int {
 	return (77*int(r) + 150*int(g) + 29*int(b)) >> 8
 }
+
+// ReadScaled decodes the marker from the luma plane of a width×height picture that was scaled
+// from a gameWidth×gameHeight frame (a lower rung of the resolution ladder): the region and its
+// cells are scaled by the same factors. It samples the scaled region back to full size
+// (nearest neighbour) and reads that.
+func ReadScaled(luma []byte, stride, width, height, gameWidth, gameHeight int) (value uint16, ok bool) {
+	if width == gameWidth && height == gameHeight {
+		return Read(luma, stride)
+	}
+	if width <= 0 || height <= 0 || gameWidth <= 0 || gameHeight <= 0 || stride < width || len(luma) < (height-1)*stride+width {
+		return 0, false
+	}
+	var buf [Width * Height]byte
+	for y := range Height {
+		sy := y * height / gameHeight
+		if sy >= height {
+			return 0, false
+		}
+		row := luma[sy*stride:]
+		for x := range Width {
+			sx := x * width / gameWidth
+			if sx >= width {
+				return 0, false
+			}
+			buf[y*Width+x] = row[sx]
+		}
+	}
+	return Read(buf[:], Width)
+}

@@ -246,3 +246,41 @@ func BenchmarkDraw(b *testing.B) {
 		Draw(pix, 4*1280, 0xA5A5)
 	}
 }
+
+// downscale returns a w×h luma plane sampled (box average) from a 1280×720 one.
+func downscale(luma []byte, w, h int) []byte {
+	out := make([]byte, w*h)
+	for y := range h {
+		for x := range w {
+			x0, x1 := x*1280/w, (x+1)*1280/w
+			y0, y1 := y*720/h, (y+1)*720/h
+			sum, n := 0, 0
+			for sy := y0; sy < y1; sy++ {
+				for sx := x0; sx < x1; sx++ {
+					sum += int(luma[sy*1280+sx])
+					n++
+				}
+			}
+			out[y*w+x] = byte(sum / n)
+		}
+	}
+	return out
+}
+
+func TestReadScaled(t *testing.T) {
+	pix := rgbaImage(1280, 720, 4*1280, 128)
+	Draw(pix, 4*1280, 0xA5C3)
+	full := toLuma(pix, 4*1280, 1280, 720, 1280)
+	for _, size := range [][2]int{{1280, 720}, {960, 540}, {640, 360}} {
+		luma := full
+		if size[0] != 1280 {
+			luma = downscale(full, size[0], size[1])
+		}
+		if v, ok := ReadScaled(luma, size[0], size[0], size[1], 1280, 720); !ok || v != 0xA5C3 {
+			t.Errorf("%dx%d: ReadScaled = %#04x, %v; want 0xa5c3, true", size[0], size[1], v, ok)
+		}
+	}
+	if _, ok := ReadScaled(make([]byte, 10), 5, 10, 1, 1280, 720); ok {
+		t.Error("a plane shorter than its rows read as a marker")
+	}
+}

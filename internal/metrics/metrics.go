@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
+var kbpsBuckets = []float64{250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 15000}
+
 var latencyBuckets = []float64{.001, .002, .003, .004, .005, .0075, .01, .015, .02, .03, .05, .1}
 
 // Session host.
@@ -31,7 +33,30 @@ var (
 		Name: "edgeplay_keyframe_requests_total", Help: "PLI and FIR messages received from players.",
 	}, []string{"host"})
 	NACKs = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "edgeplay_nacks_total", Help: "RTCP NACKs (lost packets the player asked for again) received from players.",
+		Name: "edgeplay_nacks_total", Help: "Packets players reported lost and asked for again (RTCP NACK).",
+	}, []string{"host"})
+	RTXPackets = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_rtx_packets_total", Help: "Retransmissions sent (RTX, answering NACKs).",
+	}, []string{"host"})
+	PacerDropped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_pacer_dropped_packets_total", Help: "RTP packets the pacer refused because its queue was full.",
+	}, []string{"host"})
+	FramesSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_frames_skipped_total", Help: "Frames not encoded because the pacer still held a backlog.",
+	}, []string{"host"})
+	FramesByHeight = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_video_frames_total", Help: "Video frames sent, by encoded height (the resolution ladder's rung).",
+	}, []string{"host", "height"})
+	ResolutionSwitches = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_video_resolution_switches_total", Help: "Resolution ladder steps, by direction (up, down).",
+	}, []string{"host", "direction"})
+	VideoTargetKbps = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "edgeplay_video_target_kbps", Help: "The encoder's bit rate, sampled once a second per session.",
+		Buckets: kbpsBuckets,
+	}, []string{"host"})
+	VideoEstimateKbps = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "edgeplay_video_estimate_kbps", Help: "The congestion controller's link estimate, sampled once a second per session.",
+		Buckets: kbpsBuckets,
 	}, []string{"host"})
 	EncodeSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "edgeplay_encode_seconds", Help: "Time to convert and encode one frame.", Buckets: latencyBuckets,

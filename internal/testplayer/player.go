@@ -18,6 +18,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -27,6 +29,10 @@ import (
 	"github.com/edgeplay/edgeplay/input"
 	"github.com/edgeplay/edgeplay/protocol"
 )
+
+// The game's frame size: the latency marker is defined in its pixels; lower rungs of the
+// resolution ladder scale it.
+const gameWidth, gameHeight = 1280, 720
 
 // Options configure a player.
 type Options struct {
@@ -38,6 +44,9 @@ type Options struct {
 	// Probe measures the RTT to every region in welcome before joining (as the browser does)
 	// and sends the signed results; base is the gateway URL.
 	Probe bool
+	// Codecs are the video codecs the player accepts, by MIME type (webrtc.MimeTypeVP8, …);
+	// empty accepts pion's defaults (H.264, VP8, VP9, AV1, …), as a browser would.
+	Codecs []string
 }
 
 // Frame is what the player learned from one received access unit.
@@ -62,7 +71,9 @@ type Player struct {
 	msgs chan protocol.Message // every server message except candidates, in order
 
 	mu        sync.Mutex
-	frames    []Frame // guarded by mu
+	frames    []Frame             // guarded by mu
+	codec     string              // guarded by mu
+	media     protocol.MediaStats // guarded by mu
 	inputDC   *webrtc.DataChannel
 	motionDC  *webrtc.DataChannel
 	dcOpen    chan struct{}
@@ -191,7 +202,15 @@ func (p *Player) answer(sdp string) error {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	if len(p.opts.Codecs) > 0 {
+		m, ir, err := restrictedCodecs(p.opts.Codecs)
+		if err != nil {
+			return err
+		}
+		api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}
@@ -215,6 +234,17 @@ func (p *Player) answer(sdp string) error {
 		}
 	})
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() == "control" {
+			dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+				var ms protocol.MediaStats
+				if msg.IsString && json.Unmarshal(msg.Data, &ms) == nil && ms.Type == protocol.TypeMedia {
+					p.mu.Lock()
+					p.media = ms
+					p.mu.Unlock()
+				}
+			})
+			return
+		}
 		dc.OnOpen(func() {
 			p.mu.Lock()
 			switch dc.Label() {
@@ -248,15 +278,24 @@ func (p *Player) answer(sdp string) error {
 }
 
 func (p *Player) readTrack(tr *webrtc.TrackRemote) {
+	codec := encoder.CodecH264
+	var depacketizer rtp.Depacketizer = &codecs.H264Packet{}
+	isKey := hasIDR
+	if strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypeVP8) {
+		codec, depacketizer, isKey = encoder.CodecVP8, &codecs.VP8Packet{}, isVP8Keyframe
+	}
+	p.mu.Lock()
+	p.codec = codec
+	p.mu.Unlock()
 	var dec *encoder.Decoder
 	if p.opts.Decode {
 		var err error
-		if dec, err = encoder.NewDecoder(); err != nil {
+		if dec, err = encoder.NewDecoderCodec(codec); err != nil {
 			return
 		}
 		defer dec.Close()
 	}
-	sb := samplebuilder.New(256, &codecs.H264Packet{}, 90000)
+	sb := samplebuilder.New(256, depacketizer, 90000)
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -269,13 +308,13 @@ func (p *Player) readTrack(tr *webrtc.TrackRemote) {
 			if dec == nil {
 				continue
 			}
-			f := Frame{At: time.Now(), Keyframe: hasIDR(s.Data)}
+			f := Frame{At: time.Now(), Keyframe: isKey(s.Data)}
 			pic, err := dec.Decode(s.Data)
 			if err != nil || pic == nil {
 				continue
 			}
 			f.Width, f.Height = pic.Width, pic.Height
-			f.Marker, f.MarkerOK = marker.Read(pic.Y, pic.YStride)
+			f.Marker, f.MarkerOK = marker.ReadScaled(pic.Y, pic.YStride, pic.Width, pic.Height, gameWidth, gameHeight)
 			p.mu.Lock()
 			p.frames = append(p.frames, f)
 			p.mu.Unlock()
@@ -290,6 +329,56 @@ func hasIDR(annexB []byte) bool {
 		}
 	}
 	return false
+}
+
+// isVP8Keyframe reports whether a VP8 frame is a key frame (RFC 6386 9.1: bit 0 of the
+// frame tag is 0).
+func isVP8Keyframe(frame []byte) bool { return len(frame) > 0 && frame[0]&1 == 0 }
+
+// restrictedCodecs is a media engine that accepts only the given video codecs, with pion's
+// default interceptors (NACK, reports, transport-wide congestion control feedback).
+func restrictedCodecs(mimes []string) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m := &webrtc.MediaEngine{}
+	for _, c := range defaultVideoCodecs() {
+		for _, mime := range mimes {
+			if strings.EqualFold(c.MimeType, mime) {
+				if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, nil, err
+	}
+	return m, ir, nil
+}
+
+// defaultVideoCodecs are the video codecs a pion peer accepts by default.
+func defaultVideoCodecs() []webrtc.RTPCodecParameters {
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	return []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb}, PayloadType: 98},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 45},
+	}
+}
+
+// Codec is the video codec the host sends ("h264" or "vp8"), once the track arrived.
+func (p *Player) Codec() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.codec
+}
+
+// Media is the last "media" message the host sent on the control channel.
+func (p *Player) Media() protocol.MediaStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.media
 }
 
 // Frames returns the decoded frames so far (Decode option only).

@@ -1,0 +1,216 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/media"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// maxEarlyCandidates bounds the remote candidates held before the answer.
+const maxEarlyCandidates = 32
+
+// handle processes one signalling message; it reports whether the session must end.
+func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
+	m := in.m
+	switch m.Type {
+	case protocol.TypeStart:
+		if s.State() != StateReserved {
+			respond(in.msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadState, "session already started")))
+			return "", "", false
+		}
+		if err := s.start(); err != nil {
+			s.log.Error("session start failed", "err", err)
+			respond(in.msg, protocol.FailReply(protocol.Errorf(protocol.CodeInternal, "the host could not start the session")))
+			return protocol.ReasonError, err.Error(), true
+		}
+		respond(in.msg, protocol.Reply{OK: true, Host: s.h.cfg.ID, Region: s.h.cfg.Region})
+		if err := s.offer(); err != nil {
+			s.log.Error("offer failed", "err", err)
+			return protocol.ReasonError, err.Error(), true
+		}
+	case protocol.TypeAnswer:
+		return s.answer(m)
+	case protocol.TypeCandidate:
+		if err := protocol.ValidateCandidate(m.Candidate); err != nil {
+			s.sendError(err)
+			return "", "", false
+		}
+		c := m.Candidate
+		if s.peer == nil {
+			s.sendError(protocol.Errorf(protocol.CodeBadState, "candidate before offer"))
+			return "", "", false
+		}
+		if c.Candidate == "" {
+			return "", "", false // end of candidates
+		}
+		init := webrtc.ICECandidateInit{
+			Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+		}
+		if s.peer.RemoteDescription() == nil {
+			// Trickled ahead of the answer: keep a few until it arrives.
+			if len(s.earlyCands) >= maxEarlyCandidates {
+				s.sendError(protocol.Errorf(protocol.CodeBadState, "too many candidates before the answer"))
+				return "", "", false
+			}
+			s.earlyCands = append(s.earlyCands, init)
+			return "", "", false
+		}
+		s.addCandidate(init)
+	case protocol.TypeLeave:
+		return protocol.ReasonPlayerLeft, "", true
+	default:
+		s.sendError(protocol.Errorf(protocol.CodeUnknownType, "unknown message type"))
+	}
+	return "", "", false
+}
+
+// answer applies the player's answer. A bad answer is refused and the offer stays open for
+// another; an answer that accepts none of the offered video codecs ends the session, because
+// nothing can be shown.
+func (s *Session) answer(m protocol.Message) (protocol.Reason, string, bool) {
+	if s.peer == nil || s.peer.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		s.sendError(protocol.Errorf(protocol.CodeBadState, "no offer is waiting for an answer"))
+		return "", "", false
+	}
+	if len(m.SDP) > protocol.MaxSDPSize {
+		s.sendError(protocol.Errorf(protocol.CodeBadField, "sdp too large"))
+		return "", "", false
+	}
+	err := s.peer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+	if _, ok := s.video.Codec(); errors.Is(err, media.ErrNoCommonCodec) || (err == nil && !ok) {
+		codecs := s.h.media.Codecs()
+		names := make([]string, len(codecs))
+		for i, c := range codecs {
+			names[i] = c.MimeType
+		}
+		s.log.Info("the player decodes none of the offered codecs", "offered", names)
+		s.sendError(protocol.Errorf(protocol.CodeNoCommonCodec,
+			"your browser cannot decode any of the video formats this host sends (%v)", names))
+		return protocol.ReasonError, "no video codec in common with the player", true
+	}
+	if err != nil {
+		s.log.Info("bad answer", "err", err)
+		s.sendError(protocol.Errorf(protocol.CodeBadSDP, "the answer could not be applied"))
+		return "", "", false
+	}
+	c, _ := s.video.Codec()
+	s.log.Debug("answer applied", "codec", c.Name)
+	for _, c := range s.earlyCands {
+		s.addCandidate(c)
+	}
+	s.earlyCands = nil
+	return "", "", false
+}
+
+func (s *Session) addCandidate(c webrtc.ICECandidateInit) {
+	if err := s.peer.AddICECandidate(c); err != nil {
+		s.log.Debug("bad candidate", "err", err)
+		s.sendError(protocol.Errorf(protocol.CodeBadCandidate, "the candidate could not be added"))
+	}
+}
+
+func (s *Session) sendError(err error) { s.h.sendToClient(s.id, protocol.ErrorMessage(err)) }
+
+// start creates the game, the PeerConnection with its video sender and data channels, and
+// starts the game and the video pipeline.
+func (s *Session) start() error {
+	cfg := s.h.cfg
+	g, err := s.factory(game.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS})
+	if err != nil {
+		return fmt.Errorf("create game %s: %w", s.game, err)
+	}
+	s.g = g
+	peer, err := s.h.media.NewPeer()
+	if err != nil {
+		return err
+	}
+	s.peer = peer
+	video, err := media.NewVideoSender(media.VideoConfig{
+		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, EncoderBackend: cfg.EncoderBackend,
+		Host: cfg.ID, Logger: s.log, OnFrameSent: s.h.latency.add,
+	}, peer, s.id)
+	if err != nil {
+		return err
+	}
+	s.video = video
+	s.videoPtr.Store(video)
+	ordered := true
+	if _, err := s.addInputChannel("input", &webrtc.DataChannelInit{Ordered: &ordered}); err != nil {
+		return err
+	}
+	unordered, zero := false, uint16(0)
+	if _, err := s.addInputChannel("motion", &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero}); err != nil {
+		return err
+	}
+	if s.control, err = peer.CreateDataChannel("control", &webrtc.DataChannelInit{Ordered: &ordered}); err != nil {
+		return fmt.Errorf("create data channel control: %w", err)
+	}
+
+	peer.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		select {
+		case s.pcState <- st:
+		default: // the loop is far behind; a later state will follow
+		}
+	})
+	peer.OnICECandidate(func(c *webrtc.ICECandidate) {
+		msg := protocol.Message{Type: protocol.TypeCandidate, Candidate: &protocol.Candidate{}}
+		if c != nil {
+			init := c.ToJSON()
+			msg.Candidate = &protocol.Candidate{
+				Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex,
+				UsernameFragment: init.UsernameFragment,
+			}
+		}
+		s.candMu.Lock()
+		if !s.offerSent {
+			s.candQueue = append(s.candQueue, msg)
+			s.candMu.Unlock()
+			return
+		}
+		s.candMu.Unlock()
+		s.h.sendToClient(s.id, msg)
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.pipeline.Go(func() {
+		if err := g.Run(ctx, video.Put); err != nil {
+			s.log.Error("game stopped", "err", err)
+			s.stop(protocol.ReasonError)
+		}
+	})
+	s.pipeline.Go(func() {
+		if err := video.Run(ctx); err != nil {
+			s.log.Error("video stopped", "err", err)
+			s.stop(protocol.ReasonError)
+		}
+	})
+	s.state.Store(StateConnecting)
+	return nil
+}
+
+func (s *Session) offer() error {
+	offer, err := s.peer.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	if err := s.peer.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("set local description: %w", err)
+	}
+	s.h.sendToClient(s.id, protocol.Message{Type: protocol.TypeOffer, SDP: offer.SDP})
+	s.candMu.Lock()
+	s.offerSent = true
+	queued := s.candQueue
+	s.candQueue = nil
+	s.candMu.Unlock()
+	for _, m := range queued {
+		s.h.sendToClient(s.id, m)
+	}
+	return nil
+}
