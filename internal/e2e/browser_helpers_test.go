@@ -29,7 +29,7 @@ const (
 // chromePath returns the Chromium to run. The browser tests are skipped in -short mode; without
 // -short a missing Chromium fails them, so that `make test` (which installs it) cannot pass
 // without having played through a real browser. EDGEPLAY_CHROME overrides the search.
-func chromePath(t *testing.T) string {
+func chromePath(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test: skipped in -short mode")
@@ -73,7 +73,7 @@ func (b *lockedBuffer) String() string {
 // and a function that closes the browser and waits until every Chromium process is gone. The
 // close function is idempotent and also runs at cleanup; call it with defer before a goroutine
 // leak check so that chromedp's goroutines are gone by then.
-func startBrowser(t *testing.T) (context.Context, func()) {
+func startBrowser(t testing.TB) (context.Context, func()) {
 	t.Helper()
 	dataDir := t.TempDir() // a fresh profile; cleanups run last-in first-out, so it outlives the browser
 	var output lockedBuffer
@@ -196,7 +196,7 @@ func chromePIDs(dataDir string) []int {
 }
 
 // run runs browser actions with a deadline.
-func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+func run(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, jsTimeout)
 	defer cancel()
@@ -206,7 +206,7 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 }
 
 // evalJS evaluates expr in the page and decodes its value (JSON) into T.
-func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+func evalJS[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, jsTimeout)
 	defer cancel()
@@ -218,7 +218,7 @@ func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 }
 
 // waitJS polls expr in the page (once per animation frame) until it is truthy.
-func waitJS(t *testing.T, ctx context.Context, expr string, d time.Duration) {
+func waitJS(t testing.TB, ctx context.Context, expr string, d time.Duration) {
 	t.Helper()
 	pctx, cancel := context.WithTimeout(ctx, d+time.Second)
 	defer cancel()
@@ -240,7 +240,7 @@ func playerState(ctx context.Context) string {
 }
 
 // bannerText is the page's banner, or "" when it is hidden.
-func bannerText(t *testing.T, ctx context.Context) string {
+func bannerText(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	return evalJS[string](t, ctx, `(b => b.hidden ? "" : b.textContent)(document.getElementById("banner"))`)
 }

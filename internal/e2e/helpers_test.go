@@ -30,7 +30,7 @@ type appOpts struct {
 
 // startApp runs embedded NATS, a matchmaker, hosts and a gateway on loopback, and closes them
 // when the test ends.
-func startApp(t *testing.T, o appOpts) *app.App {
+func startApp(t testing.TB, o appOpts) *app.App {
 	t.Helper()
 	if o.hosts == 0 {
 		o.hosts = 1
@@ -71,7 +71,7 @@ func startApp(t *testing.T, o appOpts) *app.App {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -82,7 +82,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
+func ctxFor(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

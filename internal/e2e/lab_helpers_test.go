@@ -34,7 +34,7 @@ var (
 
 // edgeplayBinary builds cmd/edgeplay once per test process. It is built with -race so that it
 // reuses the objects `go test -race` compiled, and it runs the host as in production.
-func edgeplayBinary(t *testing.T) string {
+func edgeplayBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "edgeplay-e2e-bin-")
@@ -80,7 +80,7 @@ type labHost struct {
 
 // startLabSystem starts the roles: NATS on the lab link's player-side address (the host
 // reaches it there), the gateway on loopback (the browser's page), the host in the lab.
-func startLabSystem(t *testing.T, lab *netlab.Lab, h labHost) *labSystem {
+func startLabSystem(t testing.TB, lab *netlab.Lab, h labHost) *labSystem {
 	t.Helper()
 	bin := edgeplayBinary(t)
 	cfg := app.Config{
@@ -167,7 +167,7 @@ func tail(s string, n int) string {
 
 // hookPeerConnections makes the page keep its RTCPeerConnections in window.__pcs, so that a
 // test can read getStats() without the player exposing its internals.
-func hookPeerConnections(t *testing.T, ctx context.Context) {
+func hookPeerConnections(t testing.TB, ctx context.Context) {
 	t.Helper()
 	const js = `(() => {
 		const Orig = window.RTCPeerConnection;
@@ -210,7 +210,7 @@ func (v videoStats) String() string {
 }
 
 // readVideoStats reads the first peer connection's video stats.
-func readVideoStats(t *testing.T, ctx context.Context) videoStats {
+func readVideoStats(t testing.TB, ctx context.Context) videoStats {
 	t.Helper()
 	const js = `(async () => {
 		const pc = (window.__pcs || [])[0];
@@ -240,7 +240,7 @@ func readVideoStats(t *testing.T, ctx context.Context) videoStats {
 }
 
 // playInLab opens the page, clicks Play and waits for the first frame.
-func playInLab(t *testing.T, ctx context.Context, s *labSystem) time.Duration {
+func playInLab(t testing.TB, ctx context.Context, s *labSystem) time.Duration {
 	t.Helper()
 	hookPeerConnections(t, ctx)
 	run(t, ctx, "open the page", chromedp.Navigate(s.app.URL()+"/"))
@@ -263,7 +263,7 @@ func (w window) fps() float64 {
 func (w window) frozen() float64 { return w.to.TotalFreezesDuration - w.from.TotalFreezesDuration }
 
 // sampleFor reads the stats every second for d and returns the samples.
-func sampleFor(t *testing.T, ctx context.Context, d time.Duration) []videoStats {
+func sampleFor(t testing.TB, ctx context.Context, d time.Duration) []videoStats {
 	t.Helper()
 	var out []videoStats
 	end := time.Now().Add(d)

@@ -138,7 +138,7 @@ func TestLabStepDownAndUp(t *testing.T) {
 	}
 }
 
-func shape(t *testing.T, lab *netlab.Lab, d netlab.Direction, s netlab.Shape) {
+func shape(t testing.TB, lab *netlab.Lab, d netlab.Direction, s netlab.Shape) {
 	t.Helper()
 	if err := lab.Shape(d, s); err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ var (
 		Buckets: latencyBuckets,
 	}, []string{"host"})
 	VideoBytes = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "edgeplay_video_bytes_total", Help: "H.264 payload bytes sent.",
+		Name: "edgeplay_video_bytes_total", Help: "Video payload bytes sent.",
 	}, []string{"host"})
 	InputMessages = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_input_messages_total", Help: "Input messages from players, by result (applied, invalid, limited).",
