@@ -39,6 +39,19 @@ type RateConfig struct {
 	// entry before stepping up, and the least time between two switches up. Defaults 300 ms
 	// and 2 s.
 	DownAfter, UpAfter time.Duration
+	// The bit rate follows the target when it falls by at least MinFall or rises by at least
+	// MinRise, rises at most every RiseInterval. Defaults 5 %, 5 % and 100 ms: cheap changes
+	// (libx264 and libvpx reconfigure without a keyframe). An encoder whose every change costs
+	// a keyframe (FFmpeg's NVENC wrapper) wants far fewer: CostlyChanges.
+	MinFall, MinRise float64
+	RiseInterval     time.Duration
+}
+
+// CostlyChanges returns c tuned for an encoder that makes a keyframe on every bit-rate
+// change: only changes of 15 % down or 25 % up, rises at most every 2 s.
+func (c RateConfig) CostlyChanges() RateConfig {
+	c.MinFall, c.MinRise, c.RiseInterval = 0.15, 0.25, 2*time.Second
+	return c
 }
 
 func (c *RateConfig) setDefaults() {
@@ -62,6 +75,15 @@ func (c *RateConfig) setDefaults() {
 	}
 	if c.UpAfter == 0 {
 		c.UpAfter = 2 * time.Second
+	}
+	if c.MinFall == 0 {
+		c.MinFall = 0.05
+	}
+	if c.MinRise == 0 {
+		c.MinRise = 0.05
+	}
+	if c.RiseInterval == 0 {
+		c.RiseInterval = 100 * time.Millisecond
 	}
 }
 
@@ -159,10 +181,11 @@ func (c *RateController) Update(now time.Time, estimateBps int) Decision {
 		c.aboveSince = time.Time{}
 	}
 
-	// The bit rate: follow the target, ignoring changes under 5 % unless the rung changed,
-	// and rises more often than every 100 ms (a fall is applied at once).
+	// The bit rate: follow the target, ignoring small changes unless the rung changed, and
+	// rises that come too soon (a fall is applied at once).
 	diff := float64(t-c.kbps) / float64(c.kbps)
-	if d.Switch || diff <= -0.05 || (diff >= 0.05 && (c.changed.IsZero() || now.Sub(c.changed) >= 100*time.Millisecond)) {
+	rise := diff >= c.cfg.MinRise && (c.changed.IsZero() || now.Sub(c.changed) >= c.cfg.RiseInterval)
+	if d.Switch || diff <= -c.cfg.MinFall || rise {
 		c.kbps, c.changed = t, now
 		d.Kbps, d.SetBitrate = t, true
 	}

@@ -33,6 +33,28 @@ type step struct {
 	wantSwitch bool
 }
 
+func TestRateControllerCostlyChanges(t *testing.T) {
+	c := NewRateController(RateConfig{FPS: 60}.CostlyChanges(), Ladder(1280, 720), 5000*1000)
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		at      time.Duration
+		kbps    int
+		wantSet bool
+	}{
+		{0, 4000, true},                        // 4500 → 3600: −20 %
+		{100 * time.Millisecond, 3420, false},  // 3078: −14.5 %
+		{200 * time.Millisecond, 3300, true},   // 2970: −17.5 %
+		{1 * time.Second, 4500, false},         // +36 %, but under 2 s since the last change
+		{2300 * time.Millisecond, 4500, true},  // +36 % after 2 s
+		{4500 * time.Millisecond, 4900, false}, // +9 %: too small
+	}
+	for i, s := range steps {
+		if d := c.Update(t0.Add(s.at), s.kbps*1000); d.SetBitrate != s.wantSet {
+			t.Fatalf("step %d (%v, %d kbit/s): %+v, want SetBitrate %v", i, s.at, s.kbps, d, s.wantSet)
+		}
+	}
+}
+
 func TestRateController(t *testing.T) {
 	ladder := Ladder(1280, 720)
 	// At 60 fps: 720p stays from 2211 kbit/s and is entered from 2764; 540p stays from 1244
@@ -81,7 +103,7 @@ func TestRateController(t *testing.T) {
 			{2900 * time.Millisecond, 2000, 2, 0, false, false},
 			{3 * time.Second, 2000, 1, 1800, true, true},
 			{3500 * time.Millisecond, 3500, 1, 3150, true, false}, // above 720p's entry (2764) from now
-			{5 * time.Second, 3500, 1, 0, false, false},            // for 1.5 s only
+			{5 * time.Second, 3500, 1, 0, false, false},           // for 1.5 s only
 			{5500 * time.Millisecond, 3500, 0, 3150, true, true},
 		}},
 		{"an entry broken by a dip starts over", 1000, []step{

@@ -101,6 +101,7 @@ type binding struct {
 type videoEncoder interface {
 	Encode(f *game.Frame, forceKeyframe bool) (encoder.Packet, error)
 	SetBitrate(kbps int) error
+	Backend() string
 	Close() error
 }
 
@@ -303,6 +304,10 @@ func (p *pipeline) open() error {
 		return fmt.Errorf("open %s encoder at %s: %w", p.b.codec.Name, r, err)
 	}
 	p.enc = enc
+	if enc.Backend() == encoder.BackendNVENC {
+		// FFmpeg's NVENC wrapper resets the encoder with an IDR on every bit-rate change.
+		p.rc.cfg = p.rc.cfg.CostlyChanges()
+	}
 	p.v.peer.Pacer.SetFloor(p.rc.Kbps() * 1000)
 	p.v.width.Store(int64(r.Width))
 	p.v.height.Store(int64(r.Height))
