@@ -19,7 +19,7 @@ build:
 	$(GO) build -o bin/edgeplay ./cmd/edgeplay
 	$(GO) build -o bin/edgectl ./cmd/edgectl
 
-## test: every test, with the race detector, including the end-to-end tests (Go and headless chromium)
+## test: every test, with the race detector, including the end-to-end tests (Go, headless chromium and Firefox ESR, and the network lab)
 test:
 	@scripts/deps.sh test
 	$(GO) vet ./...
