@@ -40,6 +40,8 @@ bench:
 	$(GO) run ./cmd/edgebench heartbeats -hosts 10000
 	$(GO) run ./cmd/edgebench memory -hosts 10000 -tickets 1000
 	$(GO) test -count=1 -run TestBrowserPlay -v ./internal/e2e/ | grep -E 'click-to-photon|^(ok|FAIL|---)'
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkPlayFirstFrame$$' -benchtime 1x ./internal/e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLab(Edgeplay|Reference)$$' -benchtime 1x -timeout 180m ./internal/e2e/
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

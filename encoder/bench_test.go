@@ -170,6 +170,7 @@ func BenchmarkVP8Speed(b *testing.B) {
 // the mean luma PSNR of the decoded pictures against the encoded ones (the last 60 frames of
 // each pass over frames).
 func benchEncode(b *testing.B, cfg Config, t tuning, frames []*game.Frame) {
+	b.Helper()
 	e, err := newEncoder(cfg, t)
 	if err != nil {
 		b.Fatal(err)

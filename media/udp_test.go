@@ -102,10 +102,6 @@ func containsAddr(as []netip.Addr, a netip.Addr) bool {
 	return false
 }
 
-func itoa(i int) string {
-	return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(i)).String()[len("0.0.0.0:"):]
-}
-
 func TestParseCodecs(t *testing.T) {
 	tests := []struct {
 		in, want, wantErr string

@@ -3,13 +3,13 @@
 #   scripts/deps.sh build   # to build and run: C toolchain, libavcodec/libswscale/libx264/libvpx headers
 #   scripts/deps.sh test    # also chromium and firefox-esr (browser end-to-end tests), nats-server (roles on an external NATS),
 #                           # iproute2 and nftables (internal/netlab: namespaces, tbf, loss, NAT)
-#   scripts/deps.sh bench   # also ffmpeg (the encoder benchmark's reference)
+#   scripts/deps.sh bench   # also ffmpeg (the encoder benchmark's reference), chromium, iproute2 and nftables (the lab)
 set -euo pipefail
 want=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libvpx-dev)
 case "${1:-build}" in
   build) ;;
   test) want+=(chromium firefox-esr nats-server iproute2 nftables); command -v node >/dev/null || want+=(nodejs) ;;
-  bench) want+=(chromium ffmpeg) ;;
+  bench) want+=(chromium ffmpeg iproute2 nftables) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=()

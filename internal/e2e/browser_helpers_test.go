@@ -29,10 +29,10 @@ const (
 // chromePath returns the Chromium to run. The browser tests are skipped in -short mode; without
 // -short a missing Chromium fails them, so that `make test` (which installs it) cannot pass
 // without having played through a real browser. EDGEPLAY_CHROME overrides the search.
-func chromePath(t testing.TB) string {
-	t.Helper()
+func chromePath(tb testing.TB) string {
+	tb.Helper()
 	if testing.Short() {
-		t.Skip("browser test: skipped in -short mode")
+		tb.Skip("browser test: skipped in -short mode")
 	}
 	if p := os.Getenv("EDGEPLAY_CHROME"); p != "" {
 		return p
@@ -45,7 +45,7 @@ func chromePath(t testing.TB) string {
 			return p
 		}
 	}
-	t.Fatal("browser test: no Chromium found (apt-get install chromium, which `make test` does, " +
+	tb.Fatal("browser test: no Chromium found (apt-get install chromium, which `make test` does, " +
 		"or set EDGEPLAY_CHROME; -short skips the browser tests)")
 	return ""
 }
@@ -73,12 +73,12 @@ func (b *lockedBuffer) String() string {
 // and a function that closes the browser and waits until every Chromium process is gone. The
 // close function is idempotent and also runs at cleanup; call it with defer before a goroutine
 // leak check so that chromedp's goroutines are gone by then.
-func startBrowser(t testing.TB) (context.Context, func()) {
-	t.Helper()
-	dataDir := t.TempDir() // a fresh profile; cleanups run last-in first-out, so it outlives the browser
+func startBrowser(tb testing.TB) (context.Context, func()) {
+	tb.Helper()
+	dataDir := tb.TempDir() // a fresh profile; cleanups run last-in first-out, so it outlives the browser
 	var output lockedBuffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromePath(t)),
+		chromedp.ExecPath(chromePath(tb)),
 		chromedp.UserDataDir(dataDir),
 		chromedp.NoSandbox, // we run as root in CI containers
 		chromedp.DisableGPU,
@@ -108,23 +108,23 @@ func startBrowser(t testing.TB) (context.Context, func()) {
 			if up.Load() {
 				cctx, cancel := context.WithTimeout(ctx, chromeStopTimeout)
 				if err := chromedp.Cancel(cctx); err != nil && !errors.Is(err, context.Canceled) {
-					t.Logf("closing chromium: %v", err)
+					tb.Logf("closing chromium: %v", err)
 				}
 				cancel()
 			}
 			cancelTab()
 			cancelAlloc()
 			if left := waitChromeGone(dataDir, 5*time.Second); left > 0 {
-				t.Errorf("%d chromium processes outlived the browser (killed now)", left)
+				tb.Errorf("%d chromium processes outlived the browser (killed now)", left)
 			}
-			if t.Failed() {
+			if tb.Failed() {
 				if out := strings.TrimSpace(output.String()); out != "" {
-					t.Logf("chromium output:\n%s", out)
+					tb.Logf("chromium output:\n%s", out)
 				}
 			}
 		})
 	}
-	t.Cleanup(closeBrowser)
+	tb.Cleanup(closeBrowser)
 
 	// The first action starts the browser. It must not run under a timeout context (chromedp
 	// would kill the browser when that ends), so the deadline is kept here.
@@ -134,17 +134,17 @@ func startBrowser(t testing.TB) (context.Context, func()) {
 	case err := <-started:
 		if err != nil {
 			closeBrowser()
-			t.Fatalf("start chromium: %v", err)
+			tb.Fatalf("start chromium: %v", err)
 		}
 		up.Store(true)
 	case <-time.After(chromeStartTimeout):
 		closeBrowser()
 		<-started
-		t.Fatalf("chromium did not start within %s", chromeStartTimeout)
+		tb.Fatalf("chromium did not start within %s", chromeStartTimeout)
 	}
 	// New headless mode takes part of the window for (invisible) browser UI; fix the viewport
 	// itself, so that the page and its screenshot are 1280×800.
-	run(t, ctx, "set the viewport", chromedp.EmulateViewport(1280, 800))
+	run(tb, ctx, "set the viewport", chromedp.EmulateViewport(1280, 800))
 	return ctx, closeBrowser
 }
 
@@ -196,34 +196,34 @@ func chromePIDs(dataDir string) []int {
 }
 
 // run runs browser actions with a deadline.
-func run(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
+func run(tb testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(ctx, jsTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v; edgeplay: %s", what, err, playerState(ctx))
+		tb.Fatalf("%s: %v; edgeplay: %s", what, err, playerState(ctx))
 	}
 }
 
 // evalJS evaluates expr in the page and decodes its value (JSON) into T.
-func evalJS[T any](t testing.TB, ctx context.Context, expr string) T {
-	t.Helper()
+func evalJS[T any](tb testing.TB, ctx context.Context, expr string) T {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(ctx, jsTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
+		tb.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
 }
 
 // waitJS polls expr in the page (once per animation frame) until it is truthy.
-func waitJS(t testing.TB, ctx context.Context, expr string, d time.Duration) {
-	t.Helper()
+func waitJS(tb testing.TB, ctx context.Context, expr string, d time.Duration) {
+	tb.Helper()
 	pctx, cancel := context.WithTimeout(ctx, d+time.Second)
 	defer cancel()
 	if _, err := chromedp.Run(pctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d))); err != nil {
-		t.Fatalf("waiting %s until %s: %v; edgeplay: %s", d, expr, err, playerState(ctx))
+		tb.Fatalf("waiting %s until %s: %v; edgeplay: %s", d, expr, err, playerState(ctx))
 	}
 }
 
@@ -240,7 +240,7 @@ func playerState(ctx context.Context) string {
 }
 
 // bannerText is the page's banner, or "" when it is hidden.
-func bannerText(t testing.TB, ctx context.Context) string {
-	t.Helper()
-	return evalJS[string](t, ctx, `(b => b.hidden ? "" : b.textContent)(document.getElementById("banner"))`)
+func bannerText(tb testing.TB, ctx context.Context) string {
+	tb.Helper()
+	return evalJS[string](tb, ctx, `(b => b.hidden ? "" : b.textContent)(document.getElementById("banner"))`)
 }

@@ -30,8 +30,8 @@ type appOpts struct {
 
 // startApp runs embedded NATS, a matchmaker, hosts and a gateway on loopback, and closes them
 // when the test ends.
-func startApp(t testing.TB, o appOpts) *app.App {
-	t.Helper()
+func startApp(tb testing.TB, o appOpts) *app.App {
+	tb.Helper()
 	if o.hosts == 0 {
 		o.hosts = 1
 	}
@@ -55,36 +55,36 @@ func startApp(t testing.TB, o appOpts) *app.App {
 	defer cancel()
 	a, err := app.Start(ctx, cfg)
 	if err != nil {
-		t.Fatalf("start: %v", err)
+		tb.Fatalf("start: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := a.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
+			tb.Errorf("close: %v", err)
 		}
 	})
-	waitFor(t, 5*time.Second, "matchmaker sees the hosts", func() bool {
+	waitFor(tb, 5*time.Second, "matchmaker sees the hosts", func() bool {
 		return len(a.Matchmaker().Hosts()) == o.hosts
 	})
 	return a
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
+func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", d, what)
+			tb.Fatalf("timed out after %s waiting until %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func ctxFor(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
+func ctxFor(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
+	tb.Cleanup(cancel)
 	return ctx
 }

@@ -32,10 +32,11 @@ var (
 	buildErr  error
 )
 
-// edgeplayBinary builds cmd/edgeplay once per test process. It is built with -race so that it
-// reuses the objects `go test -race` compiled, and it runs the host as in production.
-func edgeplayBinary(t testing.TB) string {
-	t.Helper()
+// edgeplayBinary builds cmd/edgeplay once per test process, as it is built for production
+// (without -race: the race detector slows the game and the encoder's Go side several times,
+// which the lab's frame-rate checks would measure instead of the network). TestMain removes it.
+func edgeplayBinary(tb testing.TB) string {
+	tb.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "edgeplay-e2e-bin-")
 		if err != nil {
@@ -56,9 +57,18 @@ func edgeplayBinary(t testing.TB) string {
 		}
 	})
 	if buildErr != nil {
-		t.Fatal(buildErr)
+		tb.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// TestMain removes the binary edgeplayBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 // labSystem is the system of a lab test: NATS, matchmaker and gateway here, one host in the
@@ -80,9 +90,9 @@ type labHost struct {
 
 // startLabSystem starts the roles: NATS on the lab link's player-side address (the host
 // reaches it there), the gateway on loopback (the browser's page), the host in the lab.
-func startLabSystem(t testing.TB, lab *netlab.Lab, h labHost) *labSystem {
-	t.Helper()
-	bin := edgeplayBinary(t)
+func startLabSystem(tb testing.TB, lab *netlab.Lab, h labHost) *labSystem {
+	tb.Helper()
+	bin := edgeplayBinary(tb)
 	cfg := app.Config{
 		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Logger: testLogger(),
 		NATSHost: lab.PlayerIP.String(),
@@ -91,22 +101,24 @@ func startLabSystem(t testing.TB, lab *netlab.Lab, h labHost) *labSystem {
 	defer cancel()
 	a, err := app.Start(ctx, cfg)
 	if err != nil {
-		t.Fatalf("start: %v", err)
+		tb.Fatalf("start: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = a.Close(ctx)
 	})
 	_, port, err := net.SplitHostPort(strings.TrimPrefix(a.NATSURL(), "nats://"))
 	if err != nil {
-		t.Fatalf("nats url %q: %v", a.NATSURL(), err)
+		tb.Fatalf("nats url %q: %v", a.NATSURL(), err)
 	}
 	if h.udp == "" {
 		h.udp = ":19443"
 	}
-	args := []string{"host", "--nats", "nats://" + net.JoinHostPort(lab.PlayerIP.String(), port),
-		"--id", "lab-host", "--region", "local", "--slots", "1", "--udp", h.udp, "--log-level", "debug"}
+	args := []string{
+		"host", "--nats", "nats://" + net.JoinHostPort(lab.PlayerIP.String(), port),
+		"--id", "lab-host", "--region", "local", "--slots", "1", "--udp", h.udp, "--log-level", "debug",
+	}
 	if h.publicIP != "" {
 		args = append(args, "--public-ip", h.publicIP)
 	}
@@ -115,10 +127,10 @@ func startLabSystem(t testing.TB, lab *netlab.Lab, h labHost) *labSystem {
 	s.host = lab.Command(context.Background(), bin, args...)
 	s.host.Stdout, s.host.Stderr = s.out, s.out
 	if err := s.host.Start(); err != nil {
-		t.Fatalf("start host: %v", err)
+		tb.Fatalf("start host: %v", err)
 	}
 	go func() { _ = s.host.Wait(); close(s.done) }()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		_ = s.host.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
@@ -126,19 +138,19 @@ func startLabSystem(t testing.TB, lab *netlab.Lab, h labHost) *labSystem {
 			_ = s.host.Process.Kill()
 			<-s.done
 		}
-		if t.Failed() || os.Getenv("EDGEPLAY_TEST_LOG") == "debug" {
-			t.Logf("host output (without pion's own lines):\n%s", tail(withoutPion(s.out.String()), 300))
+		if tb.Failed() || os.Getenv("EDGEPLAY_TEST_LOG") == "debug" {
+			tb.Logf("host output (without pion's own lines):\n%s", tail(withoutPion(s.out.String()), 300))
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for len(a.Matchmaker().Hosts()) == 0 {
 		select {
 		case <-s.done:
-			t.Fatalf("the host exited: %v\n%s", s.host.ProcessState, s.out.String())
+			tb.Fatalf("the host exited: %v\n%s", s.host.ProcessState, s.out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the host did not register within 30 s\n%s", s.out.String())
+			tb.Fatalf("the host did not register within 30 s\n%s", s.out.String())
 		}
 	}
 	return s
@@ -167,8 +179,8 @@ func tail(s string, n int) string {
 
 // hookPeerConnections makes the page keep its RTCPeerConnections in window.__pcs, so that a
 // test can read getStats() without the player exposing its internals.
-func hookPeerConnections(t testing.TB, ctx context.Context) {
-	t.Helper()
+func hookPeerConnections(tb testing.TB, ctx context.Context) {
+	tb.Helper()
 	const js = `(() => {
 		const Orig = window.RTCPeerConnection;
 		window.__pcs = [];
@@ -176,7 +188,7 @@ func hookPeerConnections(t testing.TB, ctx context.Context) {
 		window.RTCPeerConnection.prototype = Orig.prototype;
 		Object.setPrototypeOf(window.RTCPeerConnection, Orig);
 	})();`
-	run(t, ctx, "hook RTCPeerConnection", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+	run(tb, ctx, "hook RTCPeerConnection", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
 		return chromedp.Void{}, err
 	})
@@ -198,6 +210,8 @@ type videoStats struct {
 	KeyFramesDecoded     float64 `json:"keyFramesDecoded"`
 	BytesReceived        float64 `json:"bytesReceived"`
 	Retransmitted        float64 `json:"retransmittedPacketsReceived"`
+	FramesDropped        float64 `json:"framesDropped"`
+	TotalDecodeTime      float64 `json:"totalDecodeTime"` // s
 	Codec                string  `json:"codec"`
 	Remote               string  `json:"remote"`
 	At                   float64 `json:"at"` // performance.now(), ms
@@ -210,8 +224,8 @@ func (v videoStats) String() string {
 }
 
 // readVideoStats reads the first peer connection's video stats.
-func readVideoStats(t testing.TB, ctx context.Context) videoStats {
-	t.Helper()
+func readVideoStats(tb testing.TB, ctx context.Context) videoStats {
+	tb.Helper()
 	const js = `(async () => {
 		const pc = (window.__pcs || [])[0];
 		if (!pc) return "{}";
@@ -230,24 +244,24 @@ func readVideoStats(t testing.TB, ctx context.Context) videoStats {
 	defer cancel()
 	s, err := chromedp.Run(ctx2, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
 	if err != nil {
-		t.Fatalf("getStats: %v", err)
+		tb.Fatalf("getStats: %v", err)
 	}
 	var v videoStats
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("getStats: %v: %s", err, s)
+		tb.Fatalf("getStats: %v: %s", err, s)
 	}
 	return v
 }
 
 // playInLab opens the page, clicks Play and waits for the first frame.
-func playInLab(t testing.TB, ctx context.Context, s *labSystem) time.Duration {
-	t.Helper()
-	hookPeerConnections(t, ctx)
-	run(t, ctx, "open the page", chromedp.Navigate(s.app.URL()+"/"))
-	waitJS(t, ctx, `window.edgeplay?.state === "idle" && !document.getElementById("play").disabled`, jsTimeout)
-	run(t, ctx, "click Play", chromedp.Click(chromedp.ID("play")))
+func playInLab(tb testing.TB, ctx context.Context, s *labSystem) time.Duration {
+	tb.Helper()
+	hookPeerConnections(tb, ctx)
+	run(tb, ctx, "open the page", chromedp.Navigate(s.app.URL()+"/"))
+	waitJS(tb, ctx, `window.edgeplay?.state === "idle" && !document.getElementById("play").disabled`, jsTimeout)
+	run(tb, ctx, "click Play", chromedp.Click(chromedp.ID("play")))
 	start := time.Now()
-	waitJS(t, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 0`, 30*time.Second)
+	waitJS(tb, ctx, `edgeplay.state === "playing" && edgeplay.framesDecoded > 0`, 30*time.Second)
 	return time.Since(start)
 }
 
@@ -263,12 +277,12 @@ func (w window) fps() float64 {
 func (w window) frozen() float64 { return w.to.TotalFreezesDuration - w.from.TotalFreezesDuration }
 
 // sampleFor reads the stats every second for d and returns the samples.
-func sampleFor(t testing.TB, ctx context.Context, d time.Duration) []videoStats {
-	t.Helper()
+func sampleFor(tb testing.TB, ctx context.Context, d time.Duration) []videoStats {
+	tb.Helper()
 	var out []videoStats
 	end := time.Now().Add(d)
 	for {
-		out = append(out, readVideoStats(t, ctx))
+		out = append(out, readVideoStats(tb, ctx))
 		if time.Now().After(end) {
 			return out
 		}

@@ -138,9 +138,9 @@ func TestLabStepDownAndUp(t *testing.T) {
 	}
 }
 
-func shape(t testing.TB, lab *netlab.Lab, d netlab.Direction, s netlab.Shape) {
-	t.Helper()
+func shape(tb testing.TB, lab *netlab.Lab, d netlab.Direction, s netlab.Shape) {
+	tb.Helper()
 	if err := lab.Shape(d, s); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 }
