@@ -62,8 +62,10 @@ const (
 	maxVBVFrames  = 60 // a second at 60 fps: far beyond low latency
 )
 
-// defaultVBVFrames is the rate-control buffer when Config.VBVFrames is 0, in frames.
-const defaultVBVFrames = 2
+// defaultVBVFrames is the rate-control buffer when Config.VBVFrames is 0, in frames, per
+// codec. libx264 undershoots its target with a small buffer (doc.go, "Rate control"); libvpx
+// hits its target at 2 already, and its keyframe cap grows with the buffer.
+var defaultVBVFrames = map[string]float64{CodecH264: 3, CodecVP8: 2}
 
 // Config describes one encoder. The zero value of every field except Width, Height and FPS
 // selects a default.
@@ -83,7 +85,7 @@ type Config struct {
 	BitrateKbps int
 	// VBVFrames is the size of the rate-control buffer in frames at the target rate (1–60;
 	// fractions allowed), which is also about the largest a frame may be, keyframes included.
-	// 0 means 2. Smaller makes the stream smoother and keyframes blurrier; larger lets
+	// 0 means 3 for H.264 and 2 for VP8. Smaller makes the stream smoother and keyframes blurrier; larger lets
 	// keyframes and motion spend more, in bursts the network must absorb. It scales with the
 	// rate, also on SetBitrate. See doc.go.
 	VBVFrames float64
@@ -135,9 +137,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BitrateKbps == 0 {
 		c.BitrateKbps = defaultBitrate(c.Width, c.Height)
 	}
-	if c.VBVFrames == 0 {
-		c.VBVFrames = defaultVBVFrames
-	}
 	c.SrcWidth, c.SrcHeight = c.srcSize()
 	if c.Backend == "" {
 		c.Backend = BackendAuto
@@ -150,6 +149,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !slices.Contains(codecs, c.Codec) {
 		return c, fmt.Errorf("%w: codec %q: want one of %v", ErrConfig, c.Codec, codecs)
+	}
+	if c.VBVFrames == 0 {
+		c.VBVFrames = defaultVBVFrames[c.Codec]
 	}
 	if c.Backend != BackendAuto && !slices.Contains(codecBackends[c.Codec], c.Backend) {
 		return c, unknownBackend(c.Codec, c.Backend)

@@ -95,15 +95,19 @@
 //
 // # Rate control
 //
-// Both codecs run CBR: the target is also the cap. Config.VBVFrames (default 2) sizes the
-// rate-control buffer in frames at the target rate, and so trades keyframe quality against
-// burstiness: the buffer in time is the worst burst the network and the pacer must absorb.
+// Both codecs run CBR: the target is also the cap. Config.VBVFrames (default 3 for H.264, 2
+// for VP8) sizes the rate-control buffer in frames at the target rate, and so trades keyframe
+// quality against burstiness: the buffer in time is the worst burst the network and the pacer
+// must absorb.
 //
 //   - libx264: the VBV is bit rate / FPS × VBVFrames (rc_buffer_size, rc_max_rate = bit
 //     rate). x264's VBV is a hard cap: no frame is larger than the buffer holds, so an IDR is
 //     at most about VBVFrames frames and comes out blurry, sharpening over the next frames.
 //     The cap costs rate: on game-like content (TestSetBitrateWithoutKeyframe) libx264
-//     delivers 79–89 % of the target at VBVFrames 2, about 76 % at 1, 83–95 % at 4.
+//     delivers 79–89 % of the target at VBVFrames 2, about 76 % at 1, 83–95 % at 4. In the
+//     network lab (docs/BENCHMARKS.md) chromium received 80–90 % of the target at 2, 89–96 %
+//     at 3 and 85–100 % at 4; 3 is the default: most of the gain, and a frame never needs more
+//     than two frame times to leave at the pacer's 1.5× rate.
 //   - libvpx: rc_buf_sz = initial = optimal = VBVFrames frames in milliseconds. libvpx's
 //     buffer steers the average; it is not a cap on each frame: it hits the target
 //     (87–97 % in the same test, 95–100 % on demo-game frames), but single frames reach two

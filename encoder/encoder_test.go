@@ -323,11 +323,11 @@ func TestDefaults(t *testing.T) {
 		wantSrcW      int
 		wantVBVFrames float64
 	}{
-		{"720p", Config{Width: 1280, Height: 720}, 6000, CodecH264, 1280, 2},
-		{"smaller", Config{Width: 640, Height: 480}, 6000, CodecH264, 640, 2},
-		{"1080p", Config{Width: 1920, Height: 1080}, 10000, CodecH264, 1920, 2},
+		{"720p", Config{Width: 1280, Height: 720}, 6000, CodecH264, 1280, 3},
+		{"smaller", Config{Width: 640, Height: 480}, 6000, CodecH264, 640, 3},
+		{"1080p", Config{Width: 1920, Height: 1080}, 10000, CodecH264, 1920, 3},
 		{"libvpx means vp8", Config{Width: 640, Height: 480, Backend: BackendVP8}, 6000, CodecVP8, 640, 2},
-		{"rate by encoded size", Config{Width: 960, Height: 540, SrcWidth: 1920, SrcHeight: 1080}, 6000, CodecH264, 1920, 2},
+		{"rate by encoded size", Config{Width: 960, Height: 540, SrcWidth: 1920, SrcHeight: 1080}, 6000, CodecH264, 1920, 3},
 		{"vbv as given", Config{Width: 640, Height: 480, VBVFrames: 1.5}, 6000, CodecH264, 640, 1.5},
 	}
 	for _, tt := range tests {

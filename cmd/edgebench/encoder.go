@@ -59,7 +59,8 @@ type encoderResult struct {
 	frames    int // frames pre-rendered and encoded (fewer than requested above -max-mem)
 	backend   string
 	threads   int
-	kbps      int // the configured bit rate, also given to ffmpeg
+	kbps      int     // the configured bit rate, also given to ffmpeg
+	vbvFrames float64 // the rate-control buffer in frames, also given to ffmpeg
 
 	// Our encoder: one duration per Encode call, conversion included.
 	durs    []time.Duration
@@ -109,7 +110,7 @@ var ffmpegVariants = []ffmpegVariant{
 			if r.size.w*r.size.h > 1280*720 {
 				level = "4.2"
 			}
-			vbv := max(r.kbps*2/fps, 10)
+			vbv := max(int(float64(r.kbps)*r.vbvFrames/float64(fps)), 10)
 			return []string{
 				"-hide_banner", "-loglevel", "info", "-nostats", "-benchmark",
 				"-f", "rawvideo", "-pix_fmt", "rgba", "-s", r.size.String(), "-r", strconv.Itoa(fps), "-i", "-",
@@ -251,7 +252,7 @@ func encodeOurs(ctx context.Context, r *encoderResult, frames []*game.Frame, fps
 	}
 	defer enc.Close()
 	cfg := enc.Config()
-	r.backend, r.threads, r.kbps = enc.Backend(), cfg.Threads, cfg.BitrateKbps
+	r.backend, r.threads, r.kbps, r.vbvFrames = enc.Backend(), cfg.Threads, cfg.BitrateKbps, cfg.VBVFrames
 	r.durs = make([]time.Duration, len(frames))
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -502,7 +503,7 @@ func writeEncoderReport(w io.Writer, m machine, fps int, results []*encoderResul
 		"-c:v libx264 -preset ultrafast -tune zerolatency -b:v <our kbps>k -f null -` (with "+
 		"`-loglevel info -nostats -benchmark` for its timing line); given RGBA it encodes 4:4:4 "+
 		"(High 4:4:4). \"same settings\" adds `-pix_fmt yuv420p -profile:v baseline -level <ours> "+
-		"-maxrate <kbps>k -bufsize <two frames> -threads <ours> -x264-params keyint=infinite:scenecut=0`, "+
+		"-maxrate <kbps>k -bufsize <our VBV: three frames> -threads <ours> -x264-params keyint=infinite:scenecut=0`, "+
 		"the output our encoder makes. rtime is ffmpeg's own -benchmark wall time, without process "+
 		"start-up. CPU ms is user + system CPU time per frame, all threads: ours from getrusage "+
 		"around the encoding loop, ffmpeg's from its -benchmark line (reading the pipe included). "+
