@@ -28,7 +28,8 @@ type Codec struct {
 	newPayloader func() rtp.Payloader
 }
 
-// H264 is constrained baseline H.264, packetization mode 1. Every browser decodes it. The offer
+// H264 is constrained baseline H.264, packetization mode 1, which almost every browser decodes
+// (Firefox needs its OpenH264 plugin, which it may not have). The offer
 // says level 3.1 with level-asymmetry-allowed, so the stream itself may carry a higher level
 // (3.2 for 720p60, 4.2 above).
 var H264 = Codec{

@@ -70,7 +70,7 @@ type Engine struct {
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	cfg.setDefaults()
 	switch {
-	case cfg.MinKbps < 50 || cfg.MaxKbps < cfg.MinKbps:
+	case cfg.MinKbps < 100 || cfg.MaxKbps < cfg.MinKbps: // 100: the encoders' least rate
 		return nil, fmt.Errorf("%w: bitrate bounds %d..%d kbps", ErrConfig, cfg.MinKbps, cfg.MaxKbps)
 	case cfg.StartKbps < cfg.MinKbps || cfg.StartKbps > cfg.MaxKbps:
 		return nil, fmt.Errorf("%w: start bitrate %d kbps outside %d..%d", ErrConfig, cfg.StartKbps, cfg.MinKbps, cfg.MaxKbps)

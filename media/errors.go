@@ -12,5 +12,6 @@ var (
 
 var (
 	errPacerClosed = errors.New("media: pacer closed")
+	errPacerFull   = errors.New("media: pacer queue full; packet dropped")
 	errNoStream    = errors.New("media: pacer has no stream to send on")
 )

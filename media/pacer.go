@@ -37,8 +37,9 @@ type Pacer struct {
 	tokens  float64                          // guarded by mu; bytes that may leave now
 	last    time.Time                        // guarded by mu; when tokens were last refilled
 	closed  bool                             // guarded by mu
+	sending bool                             // guarded by mu; run is writing a dequeued packet
 
-	wake chan struct{} // capacity 1: the queue became non-empty
+	wake chan struct{} // capacity 1: a packet was queued or the rate changed
 	done chan struct{}
 	wg   sync.WaitGroup
 
@@ -59,6 +60,8 @@ const (
 	// MaxQueueDelay bounds the queue: a packet that would wait longer is dropped (and counted).
 	MaxQueueDelay = 500 * time.Millisecond
 	minBurstBytes = 2 * 1500
+	// minPacingBps is the least rate the pacer assumes, whatever it is told.
+	minPacingBps = 10_000
 )
 
 type pacedPacket struct {
@@ -73,7 +76,7 @@ func NewPacer(initialBps int) *Pacer {
 	p := &Pacer{
 		writers: make(map[uint32]interceptor.RTPWriter),
 		target:  float64(initialBps),
-		rateBps: float64(initialBps) * PacingFactor,
+		rateBps: max(float64(initialBps), minPacingBps) * PacingFactor,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		now:     time.Now,
@@ -115,7 +118,11 @@ func (p *Pacer) SetFloor(bps int) {
 
 func (p *Pacer) setRateLocked() {
 	p.refillLocked(p.now())
-	p.rateBps = max(p.target, p.floor, 10_000) * PacingFactor
+	p.rateBps = max(p.target, p.floor, minPacingBps) * PacingFactor
+	select { // a run loop sleeping until tokens suffice recomputes its wait
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 // QueueDelay is how long the packets queued now will take to leave.
@@ -164,7 +171,7 @@ func (p *Pacer) Write(h *rtp.Header, payload []byte, attrs interceptor.Attribute
 		return 0, errPacerClosed
 	}
 	p.refillLocked(p.now())
-	if len(p.queue) == 0 && p.tokens >= float64(size) {
+	if len(p.queue) == 0 && !p.sending && p.tokens >= float64(size) {
 		p.tokens -= float64(size)
 		w := p.writerLocked(h.SSRC)
 		p.mu.Unlock()
@@ -173,7 +180,9 @@ func (p *Pacer) Write(h *rtp.Header, payload []byte, attrs interceptor.Attribute
 	if p.delayLocked(p.queued+size) > MaxQueueDelay {
 		p.mu.Unlock()
 		p.dropped.Add(1)
-		return 0, nil // a lost packet: the receiver's NACK or PLI repairs it
+		// A lost packet: the receiver's NACK or PLI repairs it. The error tells the NACK
+		// responder that a retransmission did not leave, so it may be asked for again.
+		return 0, errPacerFull
 	}
 	pk := pacedPacket{header: h.Clone(), payload: append([]byte(nil), payload...), attrs: attrs}
 	if r, ok := resendOf(attrs); ok {
@@ -249,12 +258,14 @@ func (p *Pacer) run() {
 			p.queue = p.queue[1:]
 			p.queued -= size
 			w := p.writerLocked(pk.header.SSRC)
+			p.sending = true // Write must not overtake this packet while it is written
 			p.mu.Unlock()
 			_, err := p.send(w, &pk.header, pk.payload, pk.attrs, size)
 			if pk.release != nil {
 				pk.release(err == nil)
 			}
 			p.mu.Lock()
+			p.sending = false
 		}
 		var wait time.Duration
 		if len(p.queue) > 0 {
@@ -269,6 +280,8 @@ func (p *Pacer) run() {
 			case <-p.done:
 				return
 			case <-timer.C:
+			case <-p.wake: // a new packet or a new rate: look again
+				timer.Stop()
 			}
 			continue
 		}

@@ -29,6 +29,7 @@ type pipeline struct {
 	mSwitchUp, mSwitchDown, mRTX        prometheus.Counter
 	mPacerDropped                       prometheus.Counter
 	mEncode, mLatency, mTarget, mEstim  prometheus.Observer
+	mPacerDelay                         prometheus.Observer
 	lastSample                          time.Time
 	lastFrames                          uint64     // framesEncoded at lastSample
 	lastPacer                           PacerStats // at lastSample
@@ -59,14 +60,31 @@ func newPipeline(v *VideoSender, b binding) *pipeline {
 	p.mSwitchUp = metrics.ResolutionSwitches.WithLabelValues(h, "up")
 	p.mSwitchDown = metrics.ResolutionSwitches.WithLabelValues(h, "down")
 	p.mRTX, p.mPacerDropped = metrics.RTXPackets.WithLabelValues(h), metrics.PacerDropped.WithLabelValues(h)
+	p.mPacerDelay = metrics.PacerDelaySeconds.WithLabelValues(h)
 	return p
 }
 
+// rtpTime is d on an RTP clock of rate Hz, wrapping at 2³² as RTP timestamps do. (Converting
+// a float beyond 2³² to uint32 is implementation-defined in Go: arm64 saturates it, which
+// would freeze the video after 13 hours at 90 kHz.)
+func rtpTime(d time.Duration, rate uint32) uint32 {
+	return uint32(uint64(d/time.Microsecond) * uint64(rate) / 1_000_000)
+}
+
 func (p *pipeline) close() {
+	p.flushMetrics()
 	if p.enc != nil {
 		_ = p.enc.Close()
 		p.enc = nil
 	}
+}
+
+// flushMetrics adds the pacer's counts since the last flush to the host's metrics.
+func (p *pipeline) flushMetrics() {
+	ps := p.v.peer.Pacer.Stats()
+	p.mRTX.Add(float64(ps.RTXPackets - p.lastPacer.RTXPackets))
+	p.mPacerDropped.Add(float64(ps.Dropped - p.lastPacer.Dropped))
+	p.lastPacer = ps
 }
 
 // open (re)opens the encoder for the current rung; its first frame is a keyframe.
@@ -138,9 +156,7 @@ func (p *pipeline) frame(f *game.Frame) error {
 		v.log.Debug("video rate", "fps", int(fps), "estimate_kbps", est/1000, "target_kbps", d.Kbps, "size", p.rc.Rung().String(),
 			"pacer_delay", v.peer.Pacer.QueueDelay(), "skipped", v.framesSkipped.Load(), "rtx", ps.RTXPackets,
 			"pacer_dropped", ps.Dropped, "nacks", v.nacks.Load(), "plis", v.plis.Load())
-		p.mRTX.Add(float64(ps.RTXPackets - p.lastPacer.RTXPackets))
-		p.mPacerDropped.Add(float64(ps.Dropped - p.lastPacer.Dropped))
-		p.lastPacer = ps
+		p.flushMetrics()
 	}
 	switch {
 	case d.Switch:
@@ -166,7 +182,9 @@ func (p *pipeline) frame(f *game.Frame) error {
 	}
 
 	force := v.forceIDR.Load()
-	if !force && !d.Switch && v.peer.Pacer.QueueDelay() > skipQueueDelay {
+	backlog := v.peer.Pacer.QueueDelay()
+	p.mPacerDelay.Observe(backlog.Seconds())
+	if !force && !d.Switch && backlog > skipQueueDelay {
 		v.framesSkipped.Add(1)
 		p.mSkipped.Inc()
 		return nil
@@ -183,7 +201,7 @@ func (p *pipeline) frame(f *game.Frame) error {
 	}
 	// RTP timestamps follow the frame's render time, so dropped or skipped frames leave a gap
 	// in time rather than slowing the video down.
-	ts := uint32(f.Ready.Sub(p.first).Seconds() * float64(p.b.codec.ClockRate))
+	ts := rtpTime(f.Ready.Sub(p.first), p.b.codec.ClockRate)
 	var sent int
 	for _, rp := range p.pk.Packetize(pkt.Data, 0) {
 		rp.Timestamp += ts

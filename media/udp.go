@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -66,11 +68,20 @@ func listenUDP(addr string, log *slog.Logger, plog pionlog.Factory) (*udpMux, er
 	var errs []error
 	for _, a := range addrs {
 		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, uint16(u.port))))
-		if err != nil {
-			log.Warn("UDP address skipped: it cannot be bound (an IPv6 address still tentative in a new network?)",
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			// Only this error is skipped: an address in use or forbidden means another
+			// process or a wrong port, and a host that started without it would look
+			// healthy while its players could not connect.
+			log.Warn("UDP address skipped: it cannot be bound yet (an IPv6 address still tentative in a new network?)",
 				"addr", a, "port", u.port, "err", err)
 			errs = append(errs, err)
 			continue
+		}
+		if err != nil {
+			for _, m := range muxes {
+				_ = m.Close()
+			}
+			return nil, fmt.Errorf("listen udp %s: %w", net.JoinHostPort(a.String(), strconv.Itoa(u.port)), err)
 		}
 		if u.port == 0 { // the first socket picks the port; the others share it
 			u.port = conn.LocalAddr().(*net.UDPAddr).Port
@@ -138,6 +149,13 @@ func natRules(publics []string, bound []netip.Addr) ([]webrtc.ICEAddressRewriteR
 		if pinned {
 			if local, err = netip.ParseAddr(localStr); err != nil {
 				return nil, fmt.Errorf("%w: public ip %q: local part is not an IP address", ErrConfig, p)
+			}
+			local = local.Unmap()
+			switch {
+			case local.Is4() != pub.Unmap().Is4():
+				return nil, fmt.Errorf("%w: public ip %q: the public and the local address must be of one IP version", ErrConfig, p)
+			case !slices.Contains(bound, local):
+				return nil, fmt.Errorf("%w: public ip %q: %s is not one of the addresses the UDP port is bound to (%v)", ErrConfig, p, local, bound)
 			}
 		} else if local, err = localFor(pub.Unmap(), bound); err != nil {
 			return nil, fmt.Errorf("%w: public ip %q: %w; name the local address as PUBLIC/LOCAL", ErrConfig, p, err)

@@ -3,9 +3,11 @@ package media
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/edgeplay/edgeplay/internal/pionlog"
@@ -34,6 +36,8 @@ func TestNATRules(t *testing.T) {
 		{"ambiguous", []string{"198.51.100.9"}, addrs("10.0.0.5", "10.1.0.5"), nil, "PUBLIC/LOCAL"},
 		{"not an address", []string{"gw.example.com"}, addrs("10.0.0.5"), nil, "not an IP address"},
 		{"bad local part", []string{"203.0.113.7/eth0"}, addrs("10.0.0.5"), nil, "local part"},
+		{"pinned to an address not bound", []string{"203.0.113.7/10.0.0.6"}, addrs("10.0.0.5"), nil, "not one of the addresses"},
+		{"pinned across IP versions", []string{"2001:db8::7/10.0.0.5"}, addrs("10.0.0.5"), nil, "one IP version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +88,17 @@ func TestListenUDP(t *testing.T) {
 		if !strings.HasSuffix(a.String(), ":"+strconv.Itoa(u.port)) {
 			t.Errorf("socket %s is not on the shared port %d", a, u.port)
 		}
+	}
+
+	// A port another socket holds on one of the addresses is an error, not a skipped address.
+	taken, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := listenUDP(":"+strconv.Itoa(taken.LocalAddr().(*net.UDPAddr).Port), slog.Default(), plog); err == nil ||
+		!errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("binding every address on a port 127.0.0.1 already holds: %v, want EADDRINUSE", err)
 	}
 
 	for _, bad := range []string{"8443", "host.example:8443", "127.0.0.1:x", "127.0.0.1:70000"} {

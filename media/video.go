@@ -66,6 +66,8 @@ type VideoSender struct {
 	bindMu  sync.Mutex
 	binding binding // guarded by bindMu; set once, before bound is closed
 
+	stopping atomic.Bool   // Run is stopping the sender: readRTCP's errors are the end
+	ssrc     atomic.Uint32 // the video's SSRC, once bound
 	forceIDR atomic.Bool
 	lastIDR  atomic.Int64 // unix nanos of the last keyframe request acted on
 
@@ -78,7 +80,7 @@ type VideoSender struct {
 	fractionLost                                       atomic.Uint32 // last receiver report, /256
 	codecName                                          atomic.Value  // string
 
-	// openEncoder opens the encoder; tests replace it.
+	// openEncoder opens the encoder; SetEncoderForTest replaces it.
 	openEncoder func(encoder.Config) (videoEncoder, error)
 }
 
@@ -176,6 +178,7 @@ func (v *VideoSender) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 					}
 				}
 				v.binding = b
+				v.ssrc.Store(b.ssrc)
 				v.codecName.Store(got.Name)
 				close(v.bound)
 				return p, nil
@@ -211,6 +214,7 @@ func (v *VideoSender) Run(ctx context.Context) error {
 	defer func() {
 		// Stopping the sender ends readRTCP (its ReadRTCP fails); the PeerConnection's own
 		// close would too, but Run must not outlive what it started.
+		v.stopping.Store(true)
 		_ = v.sender.Stop()
 		rtcpDone.Wait()
 	}()

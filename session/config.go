@@ -30,8 +30,10 @@ type Config struct {
 	Codecs         []media.Codec // offered in this order of preference; default H.264, VP8
 
 	// Network.
-	UDPAddr   string   // ICE UDP mux address shared by all sessions; default ":8443"
-	PublicIPs []string // NAT 1:1: advertise these instead of interface addresses; optional
+	UDPAddr string // ICE UDP mux address shared by all sessions; default ":8443"
+	// PublicIPs (--public-ip), behind a 1:1 NAT: "PUBLIC" or "PUBLIC/LOCAL"; each replaces
+	// the candidate of one local address (media.EngineConfig). Optional.
+	PublicIPs []string
 
 	// Deadlines.
 	ReserveTimeout    time.Duration // reserved → connected; default 30 s
@@ -47,6 +49,10 @@ type Config struct {
 	Version string       // reported in heartbeats
 	Logger  *slog.Logger // default slog.Default()
 }
+
+// The bit-rate ceiling's bounds: the encoders' range, and at least the congestion
+// controller's floor (media.EngineConfig.MinKbps, 150).
+const minBitrateKbps, maxBitrateKbps = 150, 200_000
 
 func (c *Config) setDefaults() {
 	if c.Region == "" {
@@ -119,8 +125,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: video size %dx%d must be even and between 16x16 and 7680x4320", ErrConfig, c.Width, c.Height)
 	case c.FPS < 1 || c.FPS > 240:
 		return fmt.Errorf("%w: fps %d must be 1-240", ErrConfig, c.FPS)
-	case c.BitrateKbps < 0:
-		return fmt.Errorf("%w: bitrate %d must be >= 0", ErrConfig, c.BitrateKbps)
+	case c.BitrateKbps < minBitrateKbps || c.BitrateKbps > maxBitrateKbps:
+		return fmt.Errorf("%w: bitrate %d kbit/s must be %d–%d", ErrConfig, c.BitrateKbps, minBitrateKbps, maxBitrateKbps)
 	case c.ReserveTimeout < 0 || c.IdleTimeout < 0 || c.DisconnectTimeout < 0 || c.HeartbeatInterval < 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
 	}

@@ -70,13 +70,19 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 		state:    protocol.HostRegistering, // until its subscriptions are in place
 		quit:     make(chan struct{}),
 	}
-	h.encoders = encoder.Probe()
-	if cfg.EncoderBackend != "auto" && !slices.Contains(h.encoders, cfg.EncoderBackend) {
-		return nil, fmt.Errorf("%w: encoder %q cannot be opened here (available: %s)",
-			ErrConfig, cfg.EncoderBackend, strings.Join(h.encoders, ", "))
-	}
-	if len(h.encoders) == 0 {
-		return nil, fmt.Errorf("%w: no H.264 encoder can be opened", ErrConfig)
+	// Every codec offered must have an encoder that opens here (players are sent the first
+	// codec of the list they accept, so an offered codec without one would end their
+	// sessions); --encoder picks among H.264's.
+	for _, c := range cfg.Codecs {
+		backends := encoder.ProbeCodec(c.Name)
+		if len(backends) == 0 {
+			return nil, fmt.Errorf("%w: no %s encoder can be opened here; leave %s out of --codecs", ErrConfig, c.Name, c.Name)
+		}
+		if c.Name == media.H264.Name && cfg.EncoderBackend != encoder.BackendAuto && !slices.Contains(backends, cfg.EncoderBackend) {
+			return nil, fmt.Errorf("%w: encoder %q cannot be opened here (available: %s)",
+				ErrConfig, cfg.EncoderBackend, strings.Join(backends, ", "))
+		}
+		h.encoders = append(h.encoders, backends...)
 	}
 	eng, err := media.NewEngine(media.EngineConfig{
 		Codecs: cfg.Codecs, UDPAddr: cfg.UDPAddr, PublicIPs: cfg.PublicIPs, MaxKbps: cfg.BitrateKbps, Logger: log,

@@ -26,6 +26,8 @@ func TestConfigValidate(t *testing.T) {
 		{"fps 0 means default", func(c *Config) { c.FPS = 0 }, ""},
 		{"fps too high", func(c *Config) { c.FPS = 1000 }, "fps"},
 		{"negative bitrate", func(c *Config) { c.BitrateKbps = -1 }, "bitrate"},
+		{"bitrate under the controller's floor", func(c *Config) { c.BitrateKbps = 100 }, "bitrate"},
+		{"bitrate over the encoders' range", func(c *Config) { c.BitrateKbps = 250_000 }, "bitrate"},
 		{"negative timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "timeouts"},
 		{"bad game name", func(c *Config) { c.Games = map[string]game.Factory{"My Game": nil} }, "game name"},
 	}

@@ -102,7 +102,7 @@ var ffmpegVariants = []ffmpegVariant{
 		},
 	},
 	{
-		// The same output as ours: 4:2:0, constrained baseline, CBR with a two-frame VBV, one
+		// The same output as ours: 4:2:0, constrained baseline, CBR with our VBV (three frames), one
 		// IDR only. ffmpeg still converts with swscale (bicubic, its default).
 		name: "same settings",
 		args: func(r *encoderResult, fps int) []string {
@@ -442,7 +442,7 @@ func writeEncoderReport(w io.Writer, m machine, fps int, results []*encoderResul
 	if len(results) > 0 {
 		r := results[0]
 		fmt.Fprintf(w, "- our encoder: %s, default settings (ultrafast, zerolatency, constrained baseline, CBR, "+
-			"two-frame VBV), %d threads, %d fps\n", r.backend, r.threads, fps)
+			"three-frame VBV), %d threads, %d fps\n", r.backend, r.threads, fps)
 	}
 	fmt.Fprintf(w, "- frames: the demo game with scripted input, pre-rendered, then encoded back to back\n\n")
 

@@ -38,6 +38,11 @@ var (
 	RTXPackets = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_rtx_packets_total", Help: "Retransmissions sent (RTX, answering NACKs).",
 	}, []string{"host"})
+	PacerDelaySeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgeplay_pacer_delay_seconds",
+		Help:    "How long the pacer's queue takes to drain when a frame is ready: what the frame's packets will wait.",
+		Buckets: latencyBuckets,
+	}, []string{"host"})
 	PacerDropped = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_pacer_dropped_packets_total", Help: "RTP packets the pacer refused because its queue was full.",
 	}, []string{"host"})
@@ -63,7 +68,7 @@ var (
 	}, []string{"host"})
 	SendLatencySeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "edgeplay_frame_latency_seconds",
-		Help:    "Server-side added latency: frame ready to its last RTP packet written.",
+		Help:    "Server-side added latency: frame ready to its last RTP packet handed to the pacer.",
 		Buckets: latencyBuckets,
 	}, []string{"host"})
 	VideoBytes = promauto.NewCounterVec(prometheus.CounterOpts{
