@@ -19,11 +19,12 @@ build:
 	$(GO) build -o bin/edgeplay ./cmd/edgeplay
 	$(GO) build -o bin/edgectl ./cmd/edgectl
 
-## test: every test, with the race detector, including the end-to-end tests (Go, headless chromium and Firefox ESR, and the network lab)
+## test: every test, with the race detector, including the end-to-end tests (Go, headless chromium and Firefox ESR, and the network lab). The end-to-end package runs on its own, after the others: its frame-rate checks need the CPUs.
 test:
 	@scripts/deps.sh test
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/e2e$$)
+	$(GO) test -race -count=1 -timeout 15m ./internal/e2e/
 	node --test web/
 
 ## race: alias of test (tests always run with -race)
@@ -41,6 +42,7 @@ bench:
 	$(GO) run ./cmd/edgebench memory -hosts 10000 -tickets 1000
 	$(GO) test -count=1 -run TestBrowserPlay -v ./internal/e2e/ | grep -E 'click-to-photon|^(ok|FAIL|---)'
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkPlayFirstFrame$$' -benchtime 1x ./internal/e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkAudioPath$$' -benchtime 1x ./internal/e2e/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLab(Edgeplay|Reference)$$' -benchtime 1x -timeout 180m ./internal/e2e/
 
 ## fuzz: run every fuzz target for FUZZTIME each

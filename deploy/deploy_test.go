@@ -9,6 +9,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +27,7 @@ const (
 	metricsGo = "../internal/metrics/metrics.go"
 )
 
-var roles = []string{"up", "gateway", "matchmaker", "host"}
+var roles = []string{"up", "gateway", "matchmaker", "host", "turn"}
 
 // flagSpec is one flag of `edgeplay`, read from the source of cmd/edgeplay.
 type flagSpec struct {
@@ -34,8 +35,9 @@ type flagSpec struct {
 	roles []string // roles its usage text names, e.g. "(up, host)"; empty: every role
 }
 
-// roleGroup matches a parenthesised group of role names in a usage text: "(up, host)".
-var roleGroup = regexp.MustCompile(`\(((?:up|gateway|matchmaker|host)(?:, (?:up|gateway|matchmaker|host))*)\)`)
+// roleGroup matches a parenthesised group of role names in a usage text: "(up, host)", or
+// "(host, matchmaker, turn; the gateway serves them on --addr)".
+var roleGroup = regexp.MustCompile(`\(((?:up|gateway|matchmaker|host|turn)(?:, (?:up|gateway|matchmaker|host|turn))*)[;)]`)
 
 // knownFlags parses cmd/edgeplay/main.go and returns every flag defined with
 // fs.String/Int/Bool/Duration("name", default, "usage").
@@ -95,13 +97,25 @@ func TestKnownFlagsFromSource(t *testing.T) {
 		"nats": "String", "drain-grace": "Duration", "region": "String", "udp": "String",
 		"public-ip": "String", "peers": "String", "jetstream-replicas": "Int", "id": "String",
 		"exit-when-drained": "Bool", "addr": "String", "log-format": "String",
+		"resume-grace": "Duration", "resume-secret-file": "String", "turn-addr": "String", "turn-url": "String",
+		"turn-public-ip": "String", "turn-relay-ports": "String", "turn-peers": "String", "turn-max-allocations": "Int",
 	} {
 		if got := flags[name].kind; got != kind {
 			t.Errorf("flag --%s: kind %q from %s, want %q (is the flag parser still right?)", name, got, mainGo, kind)
 		}
 	}
-	if r := flags["peers"].roles; !slices.Equal(r, []string{"gateway"}) {
-		t.Errorf("--peers roles = %v, want [gateway]", r)
+	for name, want := range map[string][]string{
+		"peers":              {"gateway"},
+		"turn-url":           {"gateway"},
+		"resume-secret-file": {"gateway"},
+		"turn-secret":        {"turn", "gateway"},
+		"turn-peers":         {"turn"},
+		"metrics-addr":       {"host", "matchmaker", "turn"},
+		"nats":               {"gateway", "matchmaker", "host"},
+	} {
+		if r := flags[name].roles; !slices.Equal(r, want) {
+			t.Errorf("--%s roles = %v, want %v", name, r, want)
+		}
 	}
 	if r := flags["log-level"].roles; len(r) != 0 {
 		t.Errorf("--log-level roles = %v, want none (every role)", r)
@@ -114,7 +128,7 @@ func TestKnownFlagsFromSource(t *testing.T) {
 func checkArgs(args []string, flags map[string]flagSpec) (string, map[string]string, []error) {
 	var errs []error
 	if len(args) == 0 {
-		return "", nil, []error{errors.New("no role: want edgeplay up|gateway|matchmaker|host")}
+		return "", nil, []error{errors.New("no role: want edgeplay up|gateway|matchmaker|host|turn")}
 	}
 	role := args[0]
 	if !slices.Contains(roles, role) {
@@ -170,7 +184,7 @@ func checkArgs(args []string, flags map[string]flagSpec) (string, map[string]str
 			}
 		}
 	}
-	if role != "up" {
+	if role != "up" && role != "turn" { // a TURN server needs no NATS
 		if _, ok := vals["nats"]; !ok {
 			errs = append(errs, fmt.Errorf("role %s needs --nats", role))
 		}
@@ -197,6 +211,10 @@ func TestCheckArgsCatchesMistakes(t *testing.T) {
 		{"flag of another role", append([]string{"host", "--peers", "a=http://b"}, nats...), "not \"host\""},
 		{"positional argument", append([]string{"host", "extra"}, nats...), "unexpected argument"},
 		{"no nats", []string{"matchmaker"}, "needs --nats"},
+		{"valid turn", []string{"turn", "--turn-public-ip", "203.0.113.9", "--turn-relay-ports", "49160-49200", "--turn-max-allocations", "41"}, ""},
+		{"turn with nats", append([]string{"turn"}, nats...), "not \"turn\""},
+		{"gateway flag on turn", []string{"turn", "--turn-url", "turn:x:3478"}, "not \"turn\""},
+		{"turn flag on gateway", append([]string{"gateway", "--turn-peers", "10.0.0.0/8"}, nats...), "not \"gateway\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, errs := checkArgs(tc.args, flags)
@@ -279,12 +297,19 @@ func edgeplayArgs(cmd []string, entrypointIsEdgeplay bool) ([]string, bool) {
 
 // ---- docker compose ----
 
+// composePort is one published port, or a range of n ports from host and container.
 type composePort struct {
-	host, container int
-	proto           string
+	host, container, n int
+	proto              string
 }
 
-// composePorts parses the short ("[IP:]HOST:CONTAINER[/PROTO]") and long port syntaxes.
+// has reports whether p publishes port over proto as the same port inside the container.
+func (p composePort) has(port int, proto string) bool {
+	return p.proto == proto && p.container == p.host && port >= p.host && port < p.host+p.n
+}
+
+// composePorts parses the short ("[IP:]HOST[-END]:CONTAINER[-END][/PROTO]") and long port
+// syntaxes.
 func composePorts(v any) ([]composePort, error) {
 	var out []composePort
 	l, _ := v.([]any)
@@ -299,7 +324,7 @@ func composePorts(v any) ([]composePort, error) {
 			if proto == "" {
 				proto = "tcp"
 			}
-			out = append(out, composePort{h, c, proto})
+			out = append(out, composePort{h, c, 1, proto})
 			continue
 		}
 		s, proto, _ := strings.Cut(str(p), "/")
@@ -310,15 +335,98 @@ func composePorts(v any) ([]composePort, error) {
 		if len(parts) < 2 {
 			return nil, fmt.Errorf("port %q: want HOST:CONTAINER (an unpublished port is useless here)", str(p))
 		}
-		h, err1 := strconv.Atoi(parts[len(parts)-2])
-		c, err2 := strconv.Atoi(parts[len(parts)-1])
+		h, hEnd, err1 := portRange(parts[len(parts)-2])
+		c, cEnd, err2 := portRange(parts[len(parts)-1])
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, fmt.Errorf("port %q: %w", str(p), err)
 		}
-		out = append(out, composePort{h, c, proto})
+		if hEnd-h != cEnd-c {
+			return nil, fmt.Errorf("port %q: host and container ranges differ in length", str(p))
+		}
+		out = append(out, composePort{h, c, hEnd - h + 1, proto})
 	}
 	return out, nil
 }
+
+// portRange parses "PORT" or "MIN-MAX" (a compose port range, or --turn-relay-ports).
+func portRange(s string) (int, int, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	minPort, err := strconv.Atoi(lo)
+	if err != nil {
+		return 0, 0, err
+	}
+	maxPort := minPort
+	if isRange {
+		if maxPort, err = strconv.Atoi(hi); err != nil {
+			return 0, 0, err
+		}
+	}
+	if minPort < 1 || maxPort < minPort || maxPort > 65535 {
+		return 0, 0, fmt.Errorf("port range %q: want 1 ≤ MIN ≤ MAX ≤ 65535", s)
+	}
+	return minPort, maxPort, nil
+}
+
+// turnURLPort returns the port and transport ("udp", "tcp") a TURN URI names (RFC 7065):
+// turn:HOST[:PORT][?transport=udp|tcp] (default 3478, udp) or turns:HOST[:PORT][?transport=tcp]
+// (default 5349). HOST may hold a compose ${…} or Kubernetes $(…) reference.
+func turnURLPort(u string) (int, string, error) {
+	u = composeVar.ReplaceAllString(k8sVar.ReplaceAllString(u, "HOST"), "HOST")
+	scheme, rest, _ := strings.Cut(u, ":")
+	hostPort, query, _ := strings.Cut(rest, "?")
+	port, proto := 3478, "udp"
+	switch scheme {
+	case "turn":
+	case "turns":
+		port, proto = 5349, "tcp"
+	default:
+		return 0, "", fmt.Errorf("TURN URL %q: want turn: or turns:", u)
+	}
+	if i := strings.LastIndexByte(hostPort, ':'); i >= 0 {
+		p, err := strconv.Atoi(hostPort[i+1:])
+		if err != nil {
+			return 0, "", fmt.Errorf("TURN URL %q: port: %w", u, err)
+		}
+		port = p
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return 0, "", fmt.Errorf("TURN URL %q: %w", u, err)
+	}
+	if tr := q.Get("transport"); tr != "" {
+		proto = tr
+	}
+	if proto != "udp" && proto != "tcp" || scheme == "turns" && proto != "tcp" {
+		return 0, "", fmt.Errorf("TURN URL %q: transport %q", u, proto)
+	}
+	return port, proto, nil
+}
+
+// turnURLsReach checks that every URL of a gateway's --turn-url reaches the TURN server:
+// its port and transport are among the ports players reach that server at.
+func turnURLsReach(urls string, ports []composePort) []error {
+	var errs []error
+	for u := range strings.SplitSeq(urls, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		port, proto, err := turnURLPort(u)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !slices.ContainsFunc(ports, func(p composePort) bool { return p.has(port, proto) }) {
+			errs = append(errs, fmt.Errorf("--turn-url %q: the TURN server takes no %d/%s (it has %v)", u, port, proto, ports))
+		}
+	}
+	return errs
+}
+
+var composeVar = regexp.MustCompile(`\$\{[^}]*\}`)
+
+// maxComposeRelayPorts bounds the TURN relay port range in docker-compose.yml: docker
+// publishes every port of a range on its own, so thousands take minutes and much memory.
+const maxComposeRelayPorts = 200
 
 func listenPort(addr string) (int, error) {
 	i := strings.LastIndexByte(addr, ':')
@@ -343,6 +451,8 @@ func TestCompose(t *testing.T) {
 	regions := map[string]int{}
 	natsVolumes := map[string]bool{}
 	udpPorts := map[int]string{}
+	gatewayTURN := map[string]string{} // gateway service → --turn-url
+	var turnPorts []composePort        // what the turn service publishes
 	for _, name := range sortedKeys(services) {
 		svc := services[name]
 		t.Run(name, func(t *testing.T) {
@@ -410,7 +520,7 @@ func TestCompose(t *testing.T) {
 				t.Errorf("service %s: %v", name, err)
 			}
 			hc := strings.Join(strs(get(svc, "healthcheck", "test")), " ")
-			if (role == "host" || role == "matchmaker") && vals["metrics-addr"] == "" {
+			if (role == "host" || role == "matchmaker" || role == "turn") && vals["metrics-addr"] == "" {
 				t.Errorf("service %s: %s without --metrics-addr: its metrics cannot be scraped", name, role)
 			}
 			if hc != "" {
@@ -431,6 +541,12 @@ func TestCompose(t *testing.T) {
 			case "gateway":
 				needEnv("EDGEPLAY_PROBE_KEY")
 				needEnv("EDGEPLAY_ADMIN_TOKEN")
+				needEnv("EDGEPLAY_TURN_SECRET")   // shared with the turn service
+				needEnv("EDGEPLAY_RESUME_SECRET") // shared by the gateways: a player resumes through either
+				if vals["turn-url"] == "" {
+					t.Errorf("service %s: gateway without --turn-url: players whose network blocks UDP get no relay", name)
+				}
+				gatewayTURN[name] = vals["turn-url"]
 				want, err := listenPort(valueOr(vals, "addr", ":8080"))
 				if err != nil || want != 8080 {
 					t.Errorf("service %s: --addr %q, want port 8080", name, vals["addr"])
@@ -483,14 +599,77 @@ func TestCompose(t *testing.T) {
 					t.Errorf("service %s: stop_grace_period %q must exceed --drain-grace %s, or docker kills a draining host",
 						name, str(get(svc, "stop_grace_period")), grace)
 				}
+			case "turn":
+				needEnv("EDGEPLAY_TURN_SECRET")
+				turnPorts = ports
+				if hc == "" {
+					t.Errorf("service %s: turn without a healthcheck", name)
+				}
+				listen, err := listenPort(valueOr(vals, "turn-addr", ":3478"))
+				if err != nil {
+					t.Errorf("service %s: --turn-addr: %v", name, err)
+				}
+				for _, proto := range []string{"udp", "tcp"} {
+					if !slices.ContainsFunc(ports, func(p composePort) bool { return p.has(listen, proto) }) {
+						t.Errorf("service %s: TURN listens on %d over UDP and TCP; publish %d:%d/%s (ports %v)", name, listen, listen, listen, proto, ports)
+					}
+				}
+				if vals["turn-public-ip"] == "" {
+					t.Errorf("service %s: turn needs --turn-public-ip, the address its relays are advertised at", name)
+				}
+				if vals["turn-peers"] == "" {
+					t.Errorf("service %s: turn without --turn-peers: its relays could reach anything this machine reaches; name the hosts' address", name)
+				}
+				lo, hi, err := portRange(vals["turn-relay-ports"])
+				if err != nil {
+					t.Fatalf("service %s: pass --turn-relay-ports explicitly (the default 49152-65535 is too many ports to publish): %v", name, err)
+				}
+				relays := hi - lo + 1
+				if !slices.ContainsFunc(ports, func(p composePort) bool {
+					return p.proto == "udp" && p.host == lo && p.container == lo && p.n == relays
+				}) {
+					t.Errorf("service %s: publish the relay ports as %d-%d:%d-%d/udp: a relay is advertised at --turn-public-ip with its own port (ports %v)",
+						name, lo, hi, lo, hi, ports)
+				}
+				if relays > maxComposeRelayPorts {
+					t.Errorf("service %s: %d relay ports; docker publishes each port of a range on its own (iptables rules, a docker-proxy), keep it ≤ %d",
+						name, relays, maxComposeRelayPorts)
+				}
+				if n, err := strconv.Atoi(valueOr(vals, "turn-max-allocations", "1000")); err != nil || n > relays {
+					t.Errorf("service %s: --turn-max-allocations %q exceeds the %d relay ports: set it below them, so it is the limit that holds",
+						name, valueOr(vals, "turn-max-allocations", "1000"), relays)
+				}
+				tlsPort := -1 // TURN over TLS listens only with a certificate
+				if vals["turn-cert"] != "" {
+					if tlsPort, err = listenPort(valueOr(vals, "turn-tls-addr", ":443")); err != nil {
+						t.Errorf("service %s: --turn-tls-addr: %v", name, err)
+					}
+				}
+				for _, p := range ports {
+					if p.proto == "tcp" && !p.has(listen, "tcp") && !p.has(tlsPort, "tcp") {
+						t.Errorf("service %s: publishes %v, which is not a TURN port (keep --metrics-addr on the compose network)", name, p)
+					}
+					for port := p.host; p.proto == "udp" && port < p.host+p.n; port++ {
+						if other, dup := udpPorts[port]; dup {
+							t.Errorf("service %s: UDP port %d also used by %s", name, port, other)
+						}
+						udpPorts[port] = name
+					}
+				}
 			}
-			if role != "gateway" && slices.ContainsFunc(ports, func(p composePort) bool { return p.proto == "tcp" }) {
-				t.Errorf("service %s (%s): publishes TCP ports %v; only gateways serve HTTP", name, role, ports)
+			if role != "gateway" && role != "turn" && slices.ContainsFunc(ports, func(p composePort) bool { return p.proto == "tcp" }) {
+				t.Errorf("service %s (%s): publishes TCP ports %v; only gateways (HTTP) and turn (TURN over TCP) do", name, role, ports)
 			}
 		})
 	}
+	// Every gateway hands players TURN URLs the turn service answers on.
+	for _, name := range sortedKeys(gatewayTURN) {
+		for _, err := range turnURLsReach(gatewayTURN[name], turnPorts) {
+			t.Errorf("service %s: %v", name, err)
+		}
+	}
 	for what, want := range map[string]int{
-		"nats": 3, "matchmaker": 2, "gateway": 2, "host": 4,
+		"nats": 3, "matchmaker": 2, "gateway": 2, "host": 4, "turn": 1,
 		"host dxb-1": 2, "host dxb-2": 2, "gateway dxb-1": 1, "gateway dxb-2": 1,
 	} {
 		got := count[what]
@@ -560,7 +739,8 @@ func TestKubernetes(t *testing.T) {
 		doc  map[string]any
 	}
 	var objs []obj
-	configKeys := map[string]bool{} // "ConfigMap/name/key", "Secret/name/key"
+	configKeys := map[string]bool{}     // "ConfigMap/name/key", "Secret/name/key"
+	configValues := map[string]string{} // "ConfigMap/name/key" → value
 	for _, f := range files {
 		for _, doc := range decodeYAML(t, f) {
 			if str(doc["kind"]) == "Kustomization" {
@@ -575,14 +755,21 @@ func TestKubernetes(t *testing.T) {
 			kind := str(doc["kind"])
 			for _, field := range []string{"data", "stringData"} {
 				m, _ := doc[field].(map[string]any)
-				for k := range m {
-					configKeys[kind+"/"+str(get(doc, "metadata", "name"))+"/"+k] = true
+				for k, v := range m {
+					key := kind + "/" + str(get(doc, "metadata", "name")) + "/" + k
+					configKeys[key] = true
+					if kind == "ConfigMap" {
+						configValues[key] = str(v)
+					}
 				}
 			}
 		}
 	}
 	roleCount := map[string]int{}
 	podLabels := map[string]map[string]any{} // component → pod template labels
+	turnSecret := map[string]string{}        // role → the Secret key its EDGEPLAY_TURN_SECRET comes from
+	var gatewayTURN string                   // the gateway's --turn-url, ConfigMap values filled in
+	var turnPorts []composePort              // the ports the turn pods take on their nodes
 	for _, o := range objs {
 		kind, name := str(o.doc["kind"]), str(get(o.doc, "metadata", "name"))
 		where := fmt.Sprintf("%s: %s/%s", o.file, kind, name)
@@ -648,8 +835,11 @@ func TestKubernetes(t *testing.T) {
 					t.Errorf("%s/%s: set resources.requests and resources.limits", where, cname)
 				}
 				ports, _ := get(c, "ports").([]any)
-				if (role == "host" || role == "matchmaker") && vals["metrics-addr"] == "" {
+				if (role == "host" || role == "matchmaker" || role == "turn") && vals["metrics-addr"] == "" {
 					t.Errorf("%s/%s: %s without --metrics-addr: no probes, no metrics", where, cname, role)
+				}
+				if r := get(env["EDGEPLAY_TURN_SECRET"], "valueFrom", "secretKeyRef"); r != nil {
+					turnSecret[role] = str(get(r, "name")) + "/" + str(get(r, "key"))
 				}
 				listen, hasHTTP, err := httpPort(role, vals)
 				if err != nil {
@@ -684,11 +874,21 @@ func TestKubernetes(t *testing.T) {
 				}
 				switch role {
 				case "gateway":
-					for _, k := range []string{"EDGEPLAY_PROBE_KEY", "EDGEPLAY_ADMIN_TOKEN"} {
+					for _, k := range []string{"EDGEPLAY_PROBE_KEY", "EDGEPLAY_ADMIN_TOKEN", "EDGEPLAY_TURN_SECRET", "EDGEPLAY_RESUME_SECRET"} {
 						if get(env[k], "valueFrom", "secretKeyRef") == nil {
 							t.Errorf("%s/%s: %s must come from a Secret", where, cname, k)
 						}
 					}
+					if vals["turn-url"] == "" {
+						t.Errorf("%s/%s: gateway without --turn-url: players whose network blocks UDP get no relay", where, cname)
+					}
+					gatewayTURN = k8sVar.ReplaceAllStringFunc(vals["turn-url"], func(ref string) string {
+						r := get(env[k8sVar.FindStringSubmatch(ref)[1]], "valueFrom", "configMapKeyRef")
+						if v, ok := configValues["ConfigMap/"+str(get(r, "name"))+"/"+str(get(r, "key"))]; ok {
+							return v
+						}
+						return ref
+					})
 					if p, err := listenPort(valueOr(vals, "addr", ":8080")); err != nil || p != 8080 {
 						t.Errorf("%s/%s: --addr %q, want port 8080", where, cname, vals["addr"])
 					}
@@ -731,14 +931,64 @@ func TestKubernetes(t *testing.T) {
 						t.Errorf("%s: terminationGracePeriodSeconds %q must exceed --drain-grace %s, or the kubelet kills a draining host",
 							where, str(get(spec, "terminationGracePeriodSeconds")), grace)
 					}
+				case "turn":
+					if kind != "Deployment" {
+						t.Errorf("%s: turn runs as a Deployment", where)
+					}
+					if get(env["EDGEPLAY_TURN_SECRET"], "valueFrom", "secretKeyRef") == nil {
+						t.Errorf("%s/%s: EDGEPLAY_TURN_SECRET must come from a Secret", where, cname)
+					}
+					// Thousands of relay ports cannot be hostPorts, and a relay is advertised at
+					// --turn-public-ip with its own port: the pod uses the node's network.
+					if get(spec, "hostNetwork") != true {
+						t.Errorf("%s: turn needs hostNetwork: true (its relay port range cannot be hostPorts)", where)
+					}
+					if vals["turn-public-ip"] == "" {
+						t.Errorf("%s/%s: turn needs --turn-public-ip, the address its relays are advertised at", where, cname)
+					}
+					if vals["turn-peers"] == "" {
+						t.Errorf("%s/%s: turn without --turn-peers: on the node's network its relays could reach the whole cluster", where, cname)
+					}
+					if _, _, err := portRange(valueOr(vals, "turn-relay-ports", "49152-65535")); err != nil {
+						t.Errorf("%s/%s: --turn-relay-ports: %v", where, cname, err)
+					}
+					listen, err := listenPort(valueOr(vals, "turn-addr", ":3478"))
+					if err != nil {
+						t.Errorf("%s/%s: --turn-addr: %v", where, cname, err)
+					}
+					for _, cp := range ports {
+						n, err := strconv.Atoi(str(get(cp, "containerPort")))
+						if err != nil {
+							t.Errorf("%s/%s: containerPort %v: %v", where, cname, get(cp, "containerPort"), err)
+						}
+						proto := strings.ToLower(str(get(cp, "protocol")))
+						if proto == "" {
+							proto = "tcp"
+						}
+						turnPorts = append(turnPorts, composePort{n, n, 1, proto})
+					}
+					// Declared ports also keep two TURN pods off one node.
+					for _, proto := range []string{"udp", "tcp"} {
+						if !slices.ContainsFunc(turnPorts, func(p composePort) bool { return p.has(listen, proto) }) {
+							t.Errorf("%s/%s: declare containerPort %d/%s (TURN listens on UDP and TCP)", where, cname, listen, strings.ToUpper(proto))
+						}
+					}
 				}
 			}
 		})
 	}
-	for _, r := range []string{"gateway", "matchmaker", "host"} {
+	for _, r := range []string{"gateway", "matchmaker", "host", "turn"} {
 		if roleCount[r] != 1 {
 			t.Errorf("k8s: %d workloads run edgeplay %s, want 1", roleCount[r], r)
 		}
+	}
+	// Gateways mint TURN credentials with the secret the TURN servers check them with, and
+	// hand out URLs those servers answer on.
+	if turnSecret["gateway"] != turnSecret["turn"] {
+		t.Errorf("k8s: the gateway's EDGEPLAY_TURN_SECRET comes from %q, the TURN server's from %q: they must share one", turnSecret["gateway"], turnSecret["turn"])
+	}
+	for _, err := range turnURLsReach(gatewayTURN, turnPorts) {
+		t.Errorf("k8s: gateway: %v", err)
 	}
 	// The gateway Service selects the gateway pods and forwards to 8080.
 	for _, o := range objs {

@@ -30,6 +30,52 @@ type Game interface {
 // Factory creates a game instance.
 type Factory func(Config) (Game, error)
 
+// The one sound format every game produces: 48 kHz, stereo, signed 16-bit, interleaved L R.
+const (
+	AudioRate     = 48000
+	AudioChannels = 2
+)
+
+// AudioChunk is a piece of a game's sound.
+type AudioChunk struct {
+	// PCM holds interleaved samples (L R L R …); its length is a multiple of AudioChannels. It
+	// is valid only during the sink call: the sink copies what it keeps.
+	PCM []int16
+	// Start is when the chunk's first sample belongs, on the same clock as Frame.Ready: a sound
+	// that goes with a frame starts at that frame's Ready time. The host keeps sound and picture
+	// in step from these two times.
+	Start time.Time
+}
+
+// AudioSource is implemented by games that make sound. The host calls SetAudioSink once, before
+// Run; from then on the game hands its sound to sink from its own loop, in order and without
+// gaps (silence as zero samples), in chunks of at most 100 ms. After a stall the game may skip
+// ahead: a chunk whose Start is well past the end of the one before marks a break, and the
+// host treats the skipped time as silence. sink never blocks.
+type AudioSource interface {
+	SetAudioSink(sink func(AudioChunk))
+}
+
+// Presence is implemented by games that want to know when their player's connection drops
+// and comes back (the session waits for a resume for its grace). Both are called from the
+// session's goroutine and must not block.
+type Presence interface {
+	PlayerAway()
+	PlayerBack()
+}
+
+// Rumble asks for a vibration of the player's gamepad, where the browser allows it.
+type Rumble struct {
+	Strong, Weak float64       // motor strengths, 0..1 (the low- and high-frequency motors)
+	Duration     time.Duration // 1 ms .. 5 s
+}
+
+// HapticSource is implemented by games that rumble the player's gamepad. The host calls
+// SetRumbleSink once, before Run; the game calls sink from its own loop. sink never blocks.
+type HapticSource interface {
+	SetRumbleSink(sink func(Rumble))
+}
+
 // Frame is one rendered picture in 8-bit RGBA, row-major.
 type Frame struct {
 	Width, Height int

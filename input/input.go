@@ -1,5 +1,6 @@
-// Package input defines the binary wire format of player input (keyboard, mouse, wheel) that the
-// browser sends over WebRTC data channels and the game receives. The format is documented in
+// Package input defines the binary wire format of player input (keyboard, mouse, wheel, gamepads
+// and the web client's on-screen touch controls, which are a virtual gamepad) that the browser
+// sends over WebRTC data channels and the game receives. The format is documented in
 // docs/PROTOCOL.md ("Input wire format"); this package is its single implementation in Go.
 //
 // Every message is a fixed-size little-endian record:
@@ -16,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Version is the only wire version this package speaks.
@@ -24,8 +26,8 @@ const Version = 1
 // HeaderSize is the size of the common header.
 const HeaderSize = 10
 
-// MaxSize is the largest valid message; anything longer is rejected unread.
-const MaxSize = HeaderSize + 8
+// MaxSize is the largest valid message (a gamepad state); anything longer is rejected unread.
+const MaxSize = HeaderSize + 15
 
 // Type says what a message carries.
 type Type uint8
@@ -37,9 +39,17 @@ const (
 	MouseMove   Type = 3 // payload: dx i16, dy i16, x u16, y u16
 	MouseButton Type = 4 // payload: button u8, down u8 (0 or 1)
 	Wheel       Type = 5 // payload: dx i16, dy i16
+	// Gamepads (gamepad.go). A state is the pad's whole state, sent on the unordered channel;
+	// connect and disconnect go on the reliable one.
+	GamepadState      Type = 6 // payload: pad u8, buttons u32, lt u8, rt u8, lx i16, ly i16, rx i16, ry i16
+	GamepadConnect    Type = 7 // payload: pad u8, flags u8
+	GamepadDisconnect Type = 8 // payload: pad u8, flags u8
 )
 
-var payloadSize = [...]int{KeyDown: 3, KeyUp: 3, MouseMove: 8, MouseButton: 2, Wheel: 4}
+var payloadSize = [...]int{
+	KeyDown: 3, KeyUp: 3, MouseMove: 8, MouseButton: 2, Wheel: 4,
+	GamepadState: 15, GamepadConnect: 2, GamepadDisconnect: 2,
+}
 
 func (t Type) String() string {
 	switch t {
@@ -53,6 +63,12 @@ func (t Type) String() string {
 		return "mousebutton"
 	case Wheel:
 		return "wheel"
+	case GamepadState:
+		return "gamepadstate"
+	case GamepadConnect:
+		return "gamepadconnect"
+	case GamepadDisconnect:
+		return "gamepaddisconnect"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -81,13 +97,21 @@ type Event struct {
 	// Key events.
 	Code uint16 // USB HID usage id (keyboard page 0x07), see keys.go
 	Mods uint8
-	// Mouse button events.
+	// Mouse button events; Down is also set for KeyDown and GamepadConnect.
 	Button uint8
 	Down   bool
 	// Motion and wheel. DX/DY are relative (pointer lock); X/Y are absolute in the video,
 	// scaled to 0..65535.
 	DX, DY int16
 	X, Y   uint16
+	// Gamepad events (gamepad.go). Pad is the pad's index (0..MaxPads-1) in every gamepad
+	// event; PadFlags only in connect and disconnect; the rest only in GamepadState.
+	Pad      uint8
+	PadFlags uint8  // PadTouch, PadRumble
+	Buttons  uint32 // bit i = standard-mapping button i is pressed (PadA … PadHome)
+	LT, RT   uint8  // analog triggers, 0 released … 255 fully pressed
+	// Sticks, −32767 (left, up) … 32767 (right, down), dead zone already applied by the client.
+	LX, LY, RX, RY int16
 }
 
 // Errors returned by Decode. They are what the host counts when it drops bad input.
@@ -147,6 +171,24 @@ func Decode(b []byte) (Event, error) {
 	case Wheel:
 		ev.DX = int16(binary.LittleEndian.Uint16(p))
 		ev.DY = int16(binary.LittleEndian.Uint16(p[2:]))
+	case GamepadState:
+		ev.Pad = p[0]
+		ev.Buttons = binary.LittleEndian.Uint32(p[1:])
+		ev.LT, ev.RT = p[5], p[6]
+		ev.LX = int16(binary.LittleEndian.Uint16(p[7:]))
+		ev.LY = int16(binary.LittleEndian.Uint16(p[9:]))
+		ev.RX = int16(binary.LittleEndian.Uint16(p[11:]))
+		ev.RY = int16(binary.LittleEndian.Uint16(p[13:]))
+		if ev.Pad >= MaxPads || ev.Buttons&^allPadButtons != 0 ||
+			ev.LX == math.MinInt16 || ev.LY == math.MinInt16 || ev.RX == math.MinInt16 || ev.RY == math.MinInt16 {
+			return ev, ErrField
+		}
+	case GamepadConnect, GamepadDisconnect:
+		ev.Pad, ev.PadFlags = p[0], p[1]
+		ev.Down = ev.Type == GamepadConnect
+		if ev.Pad >= MaxPads || ev.PadFlags&^allPadFlags != 0 {
+			return ev, ErrField
+		}
 	}
 	return ev, nil
 }
@@ -174,6 +216,15 @@ func Append(b []byte, ev Event) []byte {
 	case Wheel:
 		b = binary.LittleEndian.AppendUint16(b, uint16(ev.DX))
 		b = binary.LittleEndian.AppendUint16(b, uint16(ev.DY))
+	case GamepadState:
+		b = append(b, ev.Pad)
+		b = binary.LittleEndian.AppendUint32(b, ev.Buttons)
+		b = append(b, ev.LT, ev.RT)
+		for _, v := range [...]int16{ev.LX, ev.LY, ev.RX, ev.RY} {
+			b = binary.LittleEndian.AppendUint16(b, uint16(v))
+		}
+	case GamepadConnect, GamepadDisconnect:
+		b = append(b, ev.Pad, ev.PadFlags)
 	}
 	return b
 }

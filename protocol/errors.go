@@ -23,6 +23,7 @@ const (
 	CodeBadSDP          Code = "bad_sdp"           // the answer SDP could not be applied
 	CodeBadCandidate    Code = "bad_candidate"     // an ICE candidate could not be parsed or added
 	CodeNoCommonCodec   Code = "no_common_codec"   // the answer accepts none of the offered video codecs; the session ends
+	CodeResumeInvalid   Code = "resume_invalid"    // a resume token that is malformed, expired, for another session or already used
 	CodeSessionNotFound Code = "session_not_found" // the host does not know the session
 	CodeHostUnavailable Code = "host_unavailable"  // the host did not answer in time
 	CodeShuttingDown    Code = "shutting_down"     // the server is stopping; try again elsewhere
@@ -50,6 +51,7 @@ var codeText = map[Code]string{
 	CodeBadSDP:          "the session description could not be applied",
 	CodeBadCandidate:    "the ICE candidate could not be used",
 	CodeNoCommonCodec:   "this browser cannot decode any of the video formats the host sends",
+	CodeResumeInvalid:   "the resume token is not valid (malformed, expired, for another session, or already used)",
 	CodeSessionNotFound: "the session does not exist (it may have ended)",
 	CodeHostUnavailable: "the game host did not answer in time",
 	CodeShuttingDown:    "the server is shutting down",

@@ -20,27 +20,46 @@ const (
 // Message types on the player websocket.
 const (
 	// Client → server.
-	TypeJoin      = "join"      // {game, token?, rtts?}
-	TypeAnswer    = "answer"    // {sdp}
-	TypeCandidate = "candidate" // {candidate}; both directions
-	TypeLeave     = "leave"     // {}
+	TypeJoin       = "join"        // {game, token?, rtts?}
+	TypeAnswer     = "answer"      // {sdp}
+	TypeCandidate  = "candidate"   // {candidate}; both directions
+	TypeLeave      = "leave"       // {}
+	TypeResume     = "resume"      // {session, token}: on a new socket, take a session back
+	TypeICERestart = "ice_restart" // {}: ask the host for an ICE-restart offer
 
 	// Server → client.
 	TypeWelcome  = "welcome"  // {version, session, regions}: sent once the socket is open
 	TypeQueued   = "queued"   // {position, eta_s}: no slot yet; repeated at least every 2 s
-	TypePlaced   = "placed"   // {session, host, region, rtt_ms, reason}
+	TypePlaced   = "placed"   // {session, host, region, rtt_ms, reason, ice_servers}
 	TypeOffer    = "offer"    // {sdp}
 	TypeEnded    = "ended"    // {reason, message}
 	TypeDraining = "draining" // {deadline, message}: the host is being taken out of service
 	TypeError    = "error"    // {code, message}
+	TypeResumed  = "resumed"  // {session, resume_token}: a resume worked
 )
+
+// MaxResumeTokenSize bounds a resume token (see package resume).
+const MaxResumeTokenSize = 512
 
 // Reason says why a session ended. Stable, documented values.
 type Reason string
 
-// TypeMedia is the one message on the "control" data channel (host → player, JSON text, about
-// once a second while playing): what the host is sending. See MediaStats.
-const TypeMedia = "media"
+// Messages on the "control" data channel (host → player, JSON text).
+const (
+	// TypeMedia (about once a second while playing): what the host is sending. See MediaStats.
+	TypeMedia = "media"
+	// TypeRumble: the game asks for a vibration of the player's gamepad. See Rumble.
+	TypeRumble = "rumble"
+)
+
+// Rumble is the "rumble" message. The page plays it on the gamepad it last read input from,
+// where the browser allows (a "dual-rumble" effect), and ignores it otherwise.
+type Rumble struct {
+	Type   string  `json:"type"`   // "rumble"
+	Strong float64 `json:"strong"` // the low-frequency (strong) motor, 0..1
+	Weak   float64 `json:"weak"`   // the high-frequency (weak) motor, 0..1
+	Ms     int     `json:"ms"`     // duration, 1..5000
+}
 
 // MediaStats is the "media" message: the video the host is sending now and its repair
 // counters since the session started.
@@ -62,6 +81,7 @@ type MediaStats struct {
 // End reasons.
 const (
 	ReasonPlayerLeft       Reason = "player_left"
+	ReasonPlayerLost       Reason = "player_lost"
 	ReasonIdle             Reason = "idle"
 	ReasonConnectionFailed Reason = "connection_failed"
 	ReasonTimeout          Reason = "timeout"
@@ -105,6 +125,13 @@ type Message struct {
 	// placed: the RTT to the chosen data center and why it was chosen.
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
 	Why       string  `json:"reason_text,omitempty"`
+	// placed: TURN servers with credentials for this session, for the player's
+	// RTCPeerConnection (a relay when direct UDP to the host fails).
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+	// placed, resumed: the token that lets the player take the session back after a drop.
+	ResumeToken string `json:"resume_token,omitempty"`
+	// Internal (gateway → host): the resume generation of the player's connection.
+	Gen uint64 `json:"gen,omitempty"`
 	// draining: when the session will end.
 	Deadline time.Time `json:"deadline,omitzero"`
 }
@@ -129,6 +156,14 @@ type RegionInfo struct {
 	// Gateway is the base URL of the data center's own gateway (its web client and
 	// /v1/play); empty when it is this gateway.
 	Gateway string `json:"gateway,omitempty"`
+}
+
+// ICEServer is a STUN or TURN server as the browser's RTCIceServer has it: TURN URIs
+// (RFC 7065, e.g. "turn:turn.example:3478?transport=tcp") and time-limited credentials.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // ProtocolVersion is sent in "welcome".
@@ -189,7 +224,14 @@ func (m *Message) validateClient() error {
 		}
 	case TypeCandidate:
 		return ValidateCandidate(m.Candidate)
-	case TypeLeave:
+	case TypeLeave, TypeICERestart:
+	case TypeResume:
+		if !ValidSessionID(m.Session) {
+			return Errorf(CodeBadField, "resume needs the session id (16 hex digits)")
+		}
+		if m.Token == "" || len(m.Token) > MaxResumeTokenSize {
+			return Errorf(CodeBadField, "resume needs a token of at most %d bytes", MaxResumeTokenSize)
+		}
 	case "":
 		return Errorf(CodeUnknownType, "message has no type")
 	default:

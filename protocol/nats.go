@@ -56,6 +56,30 @@ func SubjectEvent(kind string) string { return "edgeplay.events." + kind }
 // send its offer. Internal: players cannot send it.
 const TypeStart = "start"
 
+// Internal gateway → host session messages about the player's presence. Players cannot send
+// them (ParseClient refuses them).
+const (
+	// TypeAway: the player's websocket closed without leave. Published; Gen is the resume
+	// generation the connection carried, and a stale one is ignored.
+	TypeAway = "away"
+	// TypeResume (a request, Gen = the token's generation): a new connection takes the session
+	// back. The reply's Gen is the next generation. Same string as the client's message,
+	// which the gateway turns into this one after checking the token.
+)
+
+// ValidSessionID reports whether s has the form of a session id (NewSessionID).
+func ValidSessionID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // Heartbeat is what a host publishes every HeartbeatInterval.
 type Heartbeat struct {
 	Host     string    `json:"host"`
@@ -158,6 +182,10 @@ type Reply struct {
 	Queued    bool    `json:"queued,omitempty"`
 	Position  int     `json:"position,omitempty"`
 	ETA       int     `json:"eta_s,omitempty"`
+	// Gen: a resume's next generation; Restart: the host's side of the peer connection is
+	// not connected, so the player needs an ICE restart.
+	Gen     uint64 `json:"gen,omitempty"`
+	Restart bool   `json:"restart,omitempty"`
 	// Heartbeat is the host's state right after a successful reservation.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
 }

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"regexp"
@@ -137,4 +138,24 @@ func FuzzParseClient(f *testing.F) {
 			t.Fatal("accepted an oversized field")
 		}
 	})
+}
+
+// placed carries ice_servers in the shape of the browser's RTCIceServer, and only when set.
+func TestPlacedICEServers(t *testing.T) {
+	m := Message{Type: TypePlaced, Session: "s1", ICEServers: []ICEServer{{
+		URLs:     []string{"turn:turn.example:3478?transport=udp", "turn:turn.example:3478?transport=tcp"},
+		Username: "1800003600:s1", Credential: "c2VjcmV0",
+	}}}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"placed","session":"s1","ice_servers":[{"urls":["turn:turn.example:3478?transport=udp","turn:turn.example:3478?transport=tcp"],"username":"1800003600:s1","credential":"c2VjcmV0"}]}`
+	if string(b) != want {
+		t.Errorf("placed:\n got %s\nwant %s", b, want)
+	}
+	b, _ = json.Marshal(Message{Type: TypePlaced, Session: "s1"})
+	if strings.Contains(string(b), "ice_servers") {
+		t.Errorf("placed without TURN: %s has ice_servers", b)
+	}
 }

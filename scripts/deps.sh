@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edgeplay needs that are missing, saying what it installs.
-#   scripts/deps.sh build   # to build and run: C toolchain, libavcodec/libswscale/libx264/libvpx headers
+#   scripts/deps.sh build   # to build and run: C toolchain, libavcodec/libswscale/libx264/libvpx/libopus headers
 #   scripts/deps.sh test    # also chromium and firefox-esr (browser end-to-end tests), nats-server (roles on an external NATS),
 #                           # iproute2 and nftables (internal/netlab: namespaces, tbf, loss, NAT)
 #   scripts/deps.sh bench   # also ffmpeg (the encoder benchmark's reference), chromium, iproute2 and nftables (the lab)
 set -euo pipefail
-want=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libvpx-dev)
+want=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libvpx-dev libopus-dev)
 case "${1:-build}" in
   build) ;;
   test) want+=(chromium firefox-esr nats-server iproute2 nftables); command -v node >/dev/null || want+=(nodejs) ;;

@@ -55,7 +55,10 @@ func newAdminEnv(t *testing.T, token string) *adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{Logger: log, AdminToken: token}, gwNC)
+	s, err := New(Config{Logger: log, AdminToken: token}, gwNC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close) // runs first: waits for the handlers
 	return &adminEnv{s: s, hs: hs, nc: nc, js: js, base: hs.URL}

@@ -86,6 +86,12 @@ type playConn struct {
 	sub     *nats.Subscription // guarded by mu; the matchmaker's messages
 	hostSub *nats.Subscription // guarded by mu; the host's messages (any host; fromHost picks)
 	ended   atomic.Bool        // the host said "ended"; no leave needed
+	// Resume: gen is the resume generation this connection carries (0 from join; the host's
+	// next one after a resume), left is set by the player's leave, superseded when a newer
+	// connection of the same player took the session over on this gateway.
+	gen        atomic.Uint64
+	left       atomic.Bool
+	superseded atomic.Bool
 }
 
 // Write buffers come from a pool and are held only while a message is written: most players
@@ -214,6 +220,35 @@ func (c *playConn) dispatch(m protocol.Message) bool {
 			return false
 		}
 		c.wg.Go(func() { c.join(m) })
+	case protocol.TypeResume:
+		c.mu.Lock()
+		already := c.joined
+		c.mu.Unlock()
+		if already {
+			c.sendErr(protocol.Errorf(protocol.CodeBadState, "this socket already carries a session"), 0)
+			return false
+		}
+		tok, err := c.s.resume.Check(m.Token, m.Session, time.Now())
+		if err != nil {
+			c.log.Info("resume refused", "session", m.Session, "err", err)
+			c.sendErr(protocol.Errorf(protocol.CodeResumeInvalid, ""), 0)
+			return false
+		}
+		c.mu.Lock()
+		c.joined = true
+		c.mu.Unlock()
+		// From here on this connection is the session's: nothing else has used its own id
+		// (no subscription, no map entry), and no other goroutine reads c.id yet. (c.log keeps
+		// the welcome's id: the writer may be using it; resume's lines name the session.)
+		c.id = tok.Session
+		c.wg.Go(func() { c.resumeSession(tok) })
+	case protocol.TypeICERestart:
+		host := c.hostID()
+		if host == "" {
+			c.sendErr(protocol.Errorf(protocol.CodeBadState, "ice_restart before the session has a host"), 0)
+			return false
+		}
+		c.toHost(host, m)
 	case protocol.TypeAnswer, protocol.TypeCandidate:
 		host := c.hostID()
 		if host == "" {
@@ -222,6 +257,7 @@ func (c *playConn) dispatch(m protocol.Message) bool {
 		}
 		c.toHost(host, m)
 	case protocol.TypeLeave:
+		c.left.Store(true)
 		if host := c.hostID(); host != "" && !c.ended.Load() {
 			c.toHost(host, m)
 			// Wait briefly for the host's "ended", which the writer forwards and then closes.
@@ -242,6 +278,7 @@ func (c *playConn) hostID() string {
 }
 
 func (c *playConn) toHost(host string, m protocol.Message) {
+	m.Gen = c.gen.Load() // never the client's: the host checks it against the session's
 	b, _ := json.Marshal(m)
 	if err := c.s.nc.Publish(protocol.SubjectToHost(host, c.id), b); err != nil {
 		c.log.Warn("publish to host failed", "err", err)
@@ -409,9 +446,13 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 	metrics.PlacementSeconds.Observe(time.Since(started).Seconds())
 	c.log.Info("session placed", "host", reply.Host, "region", reply.Region, "rtt_ms", reply.RTTMillis,
 		"took", time.Since(started).Round(time.Microsecond), "reason", reply.Why)
+	ice, iceErr := c.s.cfg.TURN.iceServers(c.id, time.Now())
+	if iceErr != nil { // the player plays without a relay
+		c.log.Warn("no TURN credentials for the session", "err", iceErr)
+	}
 	c.sendMsg(protocol.Message{
 		Type: protocol.TypePlaced, Session: c.id, Host: reply.Host, Region: reply.Region,
-		RTTMillis: reply.RTTMillis, Why: reply.Why,
+		RTTMillis: reply.RTTMillis, Why: reply.Why, ICEServers: ice, ResumeToken: c.resumeToken(reply.Host, 0),
 	}, 0)
 
 	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart})
@@ -679,10 +720,17 @@ func (c *playConn) teardown() {
 	c.mu.Lock()
 	host, sub, hostSub, joined := c.host, c.sub, c.hostSub, c.joined
 	c.mu.Unlock()
-	if host != "" && !c.ended.Load() {
+	switch {
+	case c.superseded.Load():
+		// A newer connection of the player carries the session now.
+	case host != "" && !c.ended.Load() && !c.left.Load() && !c.closing.Load():
+		// The socket went without a leave: the player may come back (resume). The host
+		// waits for its grace.
+		c.toHost(host, protocol.Message{Type: protocol.TypeAway})
+	case host != "" && !c.ended.Load():
 		c.toHost(host, protocol.Message{Type: protocol.TypeLeave})
 	}
-	if host == "" && joined {
+	if host == "" && joined && !c.superseded.Load() {
 		// Queued, or being placed: the matchmaker drops the ticket (and frees a reservation
 		// that lands after this).
 		b, _ := json.Marshal(protocol.CancelRequest{Session: c.id})
@@ -696,7 +744,9 @@ func (c *playConn) teardown() {
 		}
 	}
 	c.s.mu.Lock()
-	delete(c.s.bySession, c.id)
+	if c.s.bySession[c.id] == c {
+		delete(c.s.bySession, c.id)
+	}
 	c.s.mu.Unlock()
 	c.log.Debug("player disconnected")
 }

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
+	"github.com/edgeplay/edgeplay/resume"
 )
 
 // Config configures a gateway. Zero values take the defaults.
@@ -53,6 +55,17 @@ type Config struct {
 	// Probe serves GET /v1/probe (RTT measurement) for this gateway's data centers; nil
 	// serves none.
 	Probe *probe.Handler
+
+	// TURN: the TURN servers each placed player is given, with credentials for its session
+	// (in "placed"); zero: none. See TURNConfig.
+	TURN TURNConfig
+
+	// ResumeSecret signs the resume tokens players get in "placed" (package resume): every
+	// gateway of a deployment must share it, so that a player can resume through any of them.
+	// Empty: a random secret, so that only this gateway accepts its tokens (logged).
+	ResumeSecret []byte
+	// ResumeTTL is how long a resume token stays valid; default 24 h.
+	ResumeTTL time.Duration
 }
 
 // Server is one gateway.
@@ -61,6 +74,8 @@ type Server struct {
 	nc  *nats.Conn
 	log *slog.Logger
 	mux *http.ServeMux
+
+	resume *resume.Signer
 
 	mu       sync.Mutex
 	conns    map[*playConn]struct{} // guarded by mu
@@ -79,8 +94,9 @@ type Server struct {
 	dispatchWG sync.WaitGroup
 }
 
-// New builds a gateway that talks to the rest of the system over nc.
-func New(cfg Config, nc *nats.Conn) *Server {
+// New builds a gateway that talks to the rest of the system over nc. It fails only on a bad
+// ResumeSecret.
+func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	if cfg.PlaceTimeout == 0 {
 		cfg.PlaceTimeout = 5 * time.Second
 	}
@@ -102,7 +118,20 @@ func New(cfg Config, nc *nats.Conn) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ResumeTTL == 0 {
+		cfg.ResumeTTL = 24 * time.Hour
+	}
 	s := &Server{cfg: cfg, nc: nc, log: cfg.Logger.With("role", "gateway"), conns: map[*playConn]struct{}{}}
+	secret := cfg.ResumeSecret
+	if len(secret) == 0 {
+		secret = make([]byte, resume.MinSecret)
+		_, _ = rand.Read(secret)
+		s.log.Info("no resume secret: players can resume their sessions only through this gateway")
+	}
+	var err error
+	if s.resume, err = resume.NewSigner(secret); err != nil {
+		return nil, err
+	}
 	s.clientMsgs = make(chan *nats.Msg, 8192)
 	s.bySession = map[string]*playConn{}
 	s.quit = make(chan struct{})
@@ -122,7 +151,7 @@ func New(cfg Config, nc *nats.Conn) *Server {
 	if cfg.Web != nil {
 		s.mux.Handle("/", cfg.Web)
 	}
-	return s
+	return s, nil
 }
 
 // Handler is the gateway's HTTP handler.

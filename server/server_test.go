@@ -31,7 +31,10 @@ func newTestServerConfig(t *testing.T, cfg Config) (*Server, *httptest.Server, f
 		t.Fatal(err)
 	}
 	cfg.Logger = log
-	s := New(cfg, nc)
+	s, err := New(cfg, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return s, hs, closeNC

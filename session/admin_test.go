@@ -139,7 +139,11 @@ func TestHostAnswersSessionsQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	gw := httptest.NewServer(server.New(server.Config{Logger: log, AdminToken: "tok"}, nc).Handler())
+	srv, err := server.New(server.Config{Logger: log, AdminToken: "tok"}, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(srv.Handler())
 	defer gw.Close()
 	hreq, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, gw.URL+"/v1/admin/sessions?host=h1", nil)
 	hreq.Header.Set("Authorization", "Bearer tok")

@@ -36,9 +36,12 @@ type Config struct {
 	PublicIPs []string
 
 	// Deadlines.
-	ReserveTimeout    time.Duration // reserved → connected; default 30 s
-	IdleTimeout       time.Duration // no input; default 10 min
-	DisconnectTimeout time.Duration // ICE disconnected → ended; default 10 s
+	ReserveTimeout time.Duration // reserved → connected; default 30 s
+	IdleTimeout    time.Duration // no input; default 10 min
+	// ResumeGrace is how long a session waits for its player to come back after a drop (its
+	// websocket closed without leave, or its peer connection disconnected or failed) before
+	// it ends player_lost; default 20 s.
+	ResumeGrace       time.Duration
 	HeartbeatInterval time.Duration // default 1 s
 	DrainGrace        time.Duration // drain deadline when the request names none; default 30 min
 
@@ -88,8 +91,8 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 10 * time.Minute
 	}
-	if c.DisconnectTimeout == 0 {
-		c.DisconnectTimeout = 10 * time.Second
+	if c.ResumeGrace == 0 {
+		c.ResumeGrace = 20 * time.Second
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = time.Second
@@ -127,7 +130,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: fps %d must be 1-240", ErrConfig, c.FPS)
 	case c.BitrateKbps < minBitrateKbps || c.BitrateKbps > maxBitrateKbps:
 		return fmt.Errorf("%w: bitrate %d kbit/s must be %d–%d", ErrConfig, c.BitrateKbps, minBitrateKbps, maxBitrateKbps)
-	case c.ReserveTimeout < 0 || c.IdleTimeout < 0 || c.DisconnectTimeout < 0 || c.HeartbeatInterval < 0:
+	case c.ReserveTimeout < 0 || c.IdleTimeout < 0 || c.ResumeGrace < 0 || c.HeartbeatInterval < 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
 	}
 	for name := range c.Games {

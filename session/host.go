@@ -86,6 +86,9 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	}
 	eng, err := media.NewEngine(media.EngineConfig{
 		Codecs: cfg.Codecs, UDPAddr: cfg.UDPAddr, PublicIPs: cfg.PublicIPs, MaxKbps: cfg.BitrateKbps, Logger: log,
+		// ICE must not give up on a player who may still come back: a failed agent can be
+		// restarted, but give the player the whole grace and some.
+		ICEFailedTimeout: max(25*time.Second, cfg.ResumeGrace+10*time.Second),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -355,6 +358,8 @@ type SessionInfo struct {
 	Stats     Stats
 	RTTMillis float64 // the player's RTT to this data center when placed; 0 = unknown
 	Reason    string  // why the matchmaker placed it here
+	Away      bool    // the player's connection dropped; the session waits for a resume
+	Resumes   uint64  // times the player took the session back after a drop
 }
 
 // Sessions lists the host's sessions.
@@ -363,7 +368,10 @@ func (h *Host) Sessions() []SessionInfo {
 	defer h.mu.Unlock()
 	out := make([]SessionInfo, 0, len(h.sessions))
 	for _, s := range h.sessions {
-		out = append(out, SessionInfo{ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats(), RTTMillis: s.rttMillis, Reason: s.reason})
+		out = append(out, SessionInfo{
+			ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats(), RTTMillis: s.rttMillis, Reason: s.reason,
+			Away: s.isAway.Load(), Resumes: s.resumes.Load(),
+		})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out

@@ -26,9 +26,11 @@ const (
 	StateEnded      = "ended"
 )
 
-// Stats are a session's counters, readable at any time: the video sender's, and the input's.
+// Stats are a session's counters, readable at any time: the video sender's, the audio
+// sender's (zero when the game makes no sound), and the input's.
 type Stats struct {
 	media.VideoStats
+	Audio          media.AudioStats
 	InputsApplied  uint64
 	InputsInvalid  uint64
 	InputsLimited  uint64
@@ -75,11 +77,25 @@ type Session struct {
 	// Remote candidates that arrive before the answer (owned by run).
 	earlyCands []webrtc.ICECandidateInit
 
+	// Resume (owned by run). gen is the resume generation the player's current connection
+	// carries; awayWhy is set while the player is away, and graceC fires when the grace is
+	// over; lastRestart limits ICE restarts.
+	gen         uint64
+	awayWhy     string
+	graceTimer  *time.Timer
+	graceC      <-chan time.Time
+	lastRestart time.Time
+	resumes     atomic.Uint64
+	isAway      atomic.Bool // mirrors awayWhy != "", for SessionInfo
+
 	// Touched by pion's callbacks.
 	lastInput atomic.Int64 // unix nanos
 	limiter   *rate.Limiter
 	connected atomic.Int64 // unix nanos
 	videoPtr  atomic.Pointer[media.VideoSender]
+	audioPtr  atomic.Pointer[media.AudioSender]
+	// The last rumble sent (unix nanos), to rate-limit the game's requests.
+	lastRumble atomic.Int64
 
 	inputsApplied, inputsInvalid, inputsLimited atomic.Uint64
 	lastInputSeq                                atomic.Uint32
@@ -111,6 +127,9 @@ func (s *Session) Stats() Stats {
 	}
 	if v := s.videoPtr.Load(); v != nil {
 		st.VideoStats = v.Stats()
+	}
+	if a := s.audioPtr.Load(); a != nil {
+		st.Audio = a.Stats()
 	}
 	if c := s.connected.Load(); c != 0 {
 		st.ConnectedSince = time.Unix(0, c)
@@ -145,12 +164,11 @@ func (s *Session) run() {
 	cfg := s.h.cfg
 	reserve := time.NewTimer(cfg.ReserveTimeout)
 	defer reserve.Stop()
-	var disconnected <-chan time.Time
-	var disconnectTimer *time.Timer
 	idleCheck := time.NewTicker(min(cfg.IdleTimeout/4, 10*time.Second) + time.Millisecond)
 	defer idleCheck.Stop()
 	mediaTick := time.NewTicker(mediaStatsInterval)
 	defer mediaTick.Stop()
+	defer s.stopGrace()
 
 	reason, detail := func() (protocol.Reason, string) {
 		for {
@@ -161,10 +179,10 @@ func (s *Session) run() {
 				if s.State() != StatePlaying {
 					return protocol.ReasonTimeout, fmt.Sprintf("player did not connect within %s", cfg.ReserveTimeout)
 				}
-			case <-disconnected:
-				return protocol.ReasonConnectionFailed, fmt.Sprintf("disconnected for %s", cfg.DisconnectTimeout)
+			case <-s.graceC:
+				return protocol.ReasonPlayerLost, fmt.Sprintf("away for %s (%s)", cfg.ResumeGrace, s.awayWhy)
 			case <-idleCheck.C:
-				if s.State() == StatePlaying && time.Since(time.Unix(0, s.lastInput.Load())) > cfg.IdleTimeout {
+				if s.State() == StatePlaying && s.awayWhy == "" && time.Since(time.Unix(0, s.lastInput.Load())) > cfg.IdleTimeout {
 					return protocol.ReasonIdle, fmt.Sprintf("no input for %s", cfg.IdleTimeout)
 				}
 			case <-mediaTick.C:
@@ -174,10 +192,6 @@ func (s *Session) run() {
 			case st := <-s.pcState:
 				switch st {
 				case webrtc.PeerConnectionStateConnected:
-					if disconnectTimer != nil {
-						disconnectTimer.Stop()
-						disconnected = nil
-					}
 					if s.State() != StatePlaying {
 						now := time.Now()
 						s.connected.Store(now.UnixNano())
@@ -187,14 +201,18 @@ func (s *Session) run() {
 						s.log.Info("player connected")
 						metrics.SessionsStarted.WithLabelValues(cfg.ID).Inc()
 						s.h.publishEvent(protocol.Event{Kind: "connected", Session: s.id, Game: s.game})
+					} else {
+						s.back("the peer connection is connected again")
 					}
 				case webrtc.PeerConnectionStateDisconnected:
-					if disconnected == nil {
-						disconnectTimer = time.NewTimer(cfg.DisconnectTimeout)
-						disconnected = disconnectTimer.C
+					if s.State() == StatePlaying {
+						s.away("the peer connection is disconnected")
 					}
 				case webrtc.PeerConnectionStateFailed:
-					return protocol.ReasonConnectionFailed, "ICE or DTLS failed"
+					if s.State() != StatePlaying {
+						return protocol.ReasonConnectionFailed, "ICE or DTLS failed"
+					}
+					s.away("the peer connection failed")
 				case webrtc.PeerConnectionStateClosed:
 					// Only the player's side closes it while the session runs (a DTLS
 					// close_notify): an intentional hang-up, e.g. a closed tab.
@@ -207,9 +225,6 @@ func (s *Session) run() {
 			}
 		}
 	}()
-	if disconnectTimer != nil {
-		disconnectTimer.Stop()
-	}
 	s.end(reason, detail)
 }
 
@@ -249,7 +264,9 @@ func (s *Session) end(reason protocol.Reason, detail string) {
 	s.log.Info("session ended", "reason", reason, "detail", detail, "was", prev,
 		"codec", st.Codec, "frames", st.FramesEncoded, "dropped", st.FramesDropped, "skipped", st.FramesSkipped,
 		"keyframes", st.Keyframes, "plis", st.PLIs, "nacks", st.NACKs, "rtx", st.RTXPackets, "switches", st.Switches,
-		"inputs", st.InputsApplied, "inputs_invalid", st.InputsInvalid, "inputs_limited", st.InputsLimited)
+		"inputs", st.InputsApplied, "inputs_invalid", st.InputsInvalid, "inputs_limited", st.InputsLimited,
+		"audio_frames", st.Audio.Frames, "audio_dtx", st.Audio.DTX, "audio_dropped", st.Audio.Dropped,
+		"audio_latency", st.Audio.Latency.Round(10*time.Microsecond))
 	s.h.publishEvent(protocol.Event{Kind: "ended", Session: s.id, Game: s.game, Reason: reason, Detail: detail})
 	s.h.heartbeat()
 }

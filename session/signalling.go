@@ -63,7 +63,17 @@ func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
 		}
 		s.addCandidate(init)
 	case protocol.TypeLeave:
+		if m.Gen != s.gen {
+			s.log.Debug("stale leave ignored", "gen", m.Gen, "current", s.gen)
+			return "", "", false
+		}
 		return protocol.ReasonPlayerLeft, "", true
+	case protocol.TypeAway:
+		s.onAway(m)
+	case protocol.TypeResume:
+		s.onResume(in)
+	case protocol.TypeICERestart:
+		s.onICERestart()
 	default:
 		s.sendError(protocol.Errorf(protocol.CodeUnknownType, "unknown message type"))
 	}
@@ -81,6 +91,11 @@ func (s *Session) answer(m protocol.Message) (protocol.Reason, string, bool) {
 	if len(m.SDP) > protocol.MaxSDPSize {
 		s.sendError(protocol.Errorf(protocol.CodeBadField, "sdp too large"))
 		return "", "", false
+	}
+	if a := s.audioPtr.Load(); a != nil && !a.Declined() && !media.AnswerAcceptsOpus(m.SDP) {
+		if err := a.Decline(); err != nil {
+			s.log.Warn("audio track not removed", "err", err)
+		}
 	}
 	err := s.peer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
 	if _, ok := s.video.Codec(); errors.Is(err, media.ErrNoCommonCodec) || (err == nil && !ok) {
@@ -140,6 +155,14 @@ func (s *Session) start() error {
 	}
 	s.video = video
 	s.videoPtr.Store(video)
+	var audio *media.AudioSender
+	if src, ok := g.(game.AudioSource); ok {
+		if audio, err = media.NewAudioSender(media.AudioConfig{Host: cfg.ID, Logger: s.log}, peer, s.id); err != nil {
+			return err
+		}
+		src.SetAudioSink(audio.Put)
+		s.audioPtr.Store(audio)
+	}
 	ordered := true
 	if _, err := s.addInputChannel("input", &webrtc.DataChannelInit{Ordered: &ordered}); err != nil {
 		return err
@@ -150,6 +173,9 @@ func (s *Session) start() error {
 	}
 	if s.control, err = peer.CreateDataChannel("control", &webrtc.DataChannelInit{Ordered: &ordered}); err != nil {
 		return fmt.Errorf("create data channel control: %w", err)
+	}
+	if hs, ok := g.(game.HapticSource); ok {
+		hs.SetRumbleSink(s.rumble)
 	}
 
 	peer.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -191,6 +217,14 @@ func (s *Session) start() error {
 			s.stop(protocol.ReasonError)
 		}
 	})
+	if audio != nil {
+		s.pipeline.Go(func() {
+			if err := audio.Run(ctx); err != nil {
+				s.log.Error("audio stopped", "err", err)
+				s.stop(protocol.ReasonError)
+			}
+		})
+	}
 	s.state.Store(StateConnecting)
 	return nil
 }

@@ -19,6 +19,24 @@ play.addEventListener("click", () => player.play());
 stop.addEventListener("click", () => player.stop());
 $("fullscreen").addEventListener("click", () => player.toggleFullscreen());
 
+// Sound: the player keeps mute and volume (and remembers them); these controls follow it.
+const mute = $("mute");
+const volume = $("volume");
+mute.addEventListener("click", () => player.setMuted(!player.muted));
+volume.addEventListener("input", () => player.setVolume(volume.valueAsNumber / 100));
+// Once dragged, the slider gives the keyboard back to the game (arrow keys would move it).
+volume.addEventListener("pointerup", () => volume.blur());
+const showSound = () => {
+  const off = player.muted || player.volume === 0;
+  mute.setAttribute("aria-pressed", String(off));
+  mute.setAttribute("aria-label", off ? "unmute" : "mute");
+  mute.title = off ? "unmute" : "mute";
+  mute.classList.toggle("off", off);
+  if (document.activeElement !== volume) volume.value = String(Math.round(player.volume * 100));
+};
+player.addEventListener("audiochange", showSound);
+showSound();
+
 player.addEventListener("statechange", (e) => {
   const { state, status: text } = e.detail;
   const running = state !== "idle" && state !== "ended";

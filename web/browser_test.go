@@ -312,13 +312,15 @@ func TestBrowserErrors(t *testing.T) {
 }
 
 // fakeHost is the host's half of a session: a pion PeerConnection with the video track and the
-// two data channels, streaming testdata/marker-2a5c.h264 and collecting input.
+// three data channels, streaming testdata/marker-2a5c.h264 and collecting input; with addAudio,
+// an Opus track of silence too.
 type fakeHost struct {
-	pc     *webrtc.PeerConnection
-	video  *webrtc.TrackLocalStaticSample
-	events chan input.Event
-	done   chan struct{}
-	wg     sync.WaitGroup
+	pc      *webrtc.PeerConnection
+	video   *webrtc.TrackLocalStaticSample
+	control *webrtc.DataChannel // host → player JSON
+	events  chan input.Event
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 func newFakeHost(t *testing.T, c *fakeConn, video bool) *fakeHost {
@@ -331,6 +333,14 @@ func newFakeHost(t *testing.T, c *fakeConn, video bool) *fakeHost {
 		},
 		PayloadType: 102,
 	}, webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+		},
+		PayloadType: 111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
 	var se webrtc.SettingEngine
@@ -375,6 +385,9 @@ func newFakeHost(t *testing.T, c *fakeConn, video bool) *fakeHost {
 			}
 		})
 	}
+	if h.control, err = pc.CreateDataChannel("control", nil); err != nil {
+		t.Fatal(err)
+	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
 			c.send(protocol.Message{Type: protocol.TypeCandidate, Candidate: &protocol.Candidate{}})
@@ -395,7 +408,7 @@ func newFakeHost(t *testing.T, c *fakeConn, video bool) *fakeHost {
 }
 
 func channelOf(typ input.Type) string {
-	if typ == input.MouseMove || typ == input.Wheel {
+	if typ == input.MouseMove || typ == input.Wheel || typ == input.GamepadState {
 		return "motion"
 	}
 	return "input"
@@ -444,6 +457,50 @@ func (h *fakeHost) stream(t *testing.T) {
 	}
 }
 
+// addAudio adds an Opus track (before the offer) and streams silence on it until the host
+// closes: 20 ms frames of the 3-byte Opus packet that decodes to silence.
+func (h *fakeHost) addAudio(t *testing.T) {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "edgeplay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-tick.C:
+			}
+			if err := track.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond}); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// sendControl sends a JSON text on the control channel once it is open.
+func (h *fakeHost) sendControl(t *testing.T, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.control.ReadyState() != webrtc.DataChannelStateOpen {
+		if time.Now().After(deadline) {
+			t.Fatal("host: the control channel did not open within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := h.control.SendText(msg); err != nil {
+		t.Fatalf("host: control: %v", err)
+	}
+}
+
 func (h *fakeHost) close() {
 	select {
 	case <-h.done:
@@ -477,6 +534,7 @@ func (h *fakeHost) next(t *testing.T, typ input.Type) input.Event {
 type hostScript struct {
 	game  string
 	video bool // stream the test video once connected
+	audio bool // offer an audio track too (set before run)
 	hosts chan *fakeHost
 	left  chan struct{}
 }
@@ -494,6 +552,9 @@ func (s *hostScript) run(t *testing.T) func(c *fakeConn) {
 		}
 		c.send(protocol.Message{Type: protocol.TypePlaced, Session: "s4", Host: "h7", Region: "eu-west"})
 		h := newFakeHost(t, c, s.video)
+		if s.audio {
+			h.addAudio(t)
+		}
 		s.hosts <- h
 		offer, err := h.pc.CreateOffer(nil)
 		if err != nil {

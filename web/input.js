@@ -14,9 +14,29 @@ export const Type = Object.freeze({
   MouseMove: 3, // dx i16, dy i16, x u16, y u16 — channel "motion"
   MouseButton: 4, // button u8, down u8 — channel "input"
   Wheel: 5, // dx i16, dy i16 — channel "motion"
+  GamepadState: 6, // pad u8, buttons u32, lt u8, rt u8, lx i16, ly i16, rx i16, ry i16 — "motion"
+  GamepadConnect: 7, // pad u8, flags u8 — channel "input"
+  GamepadDisconnect: 8, // pad u8, flags u8 — channel "input"
 });
 
-const PAYLOAD_SIZE = { 1: 3, 2: 3, 3: 8, 4: 2, 5: 4 };
+const PAYLOAD_SIZE = { 1: 3, 2: 3, 3: 8, 4: 2, 5: 4, 6: 15, 7: 2, 8: 2 };
+
+/** Pad indices 0..MAX_PADS-1; the on-screen touch controls are TOUCH_PAD. */
+export const MAX_PADS = 8;
+export const TOUCH_PAD = MAX_PADS - 1;
+
+/** Standard-mapping buttons (the Gamepad API's indices), bits of a gamepad state's buttons. */
+export const PadButton = Object.freeze({
+  A: 0, B: 1, X: 2, Y: 3, LB: 4, RB: 5, LT: 6, RT: 7, Back: 8, Start: 9, LS: 10, RS: 11,
+  Up: 12, Down: 13, Left: 14, Right: 15, Home: 16,
+});
+export const PAD_BUTTONS = 17;
+
+/** Flags of gamepad connect and disconnect messages. */
+export const PadFlag = Object.freeze({ Touch: 1, Rumble: 2 });
+
+/** A gamepad state at rest: what a pad that holds nothing sends. Fields are wire values. */
+export const REST = Object.freeze({ buttons: 0, lt: 0, rt: 0, lx: 0, ly: 0, rx: 0, ry: 0 });
 
 /** Modifier bits of key messages. */
 export const Mod = Object.freeze({ Shift: 1, Ctrl: 2, Alt: 4, Meta: 8 });
@@ -62,6 +82,8 @@ export function wireTime(now = performance.now()) {
 
 const clampI16 = (v) => Math.max(-32768, Math.min(32767, Math.round(v) || 0));
 const clampU16 = (v) => Math.max(0, Math.min(65535, Math.round(v) || 0));
+const clampU8 = (v) => Math.max(0, Math.min(255, Math.round(v) || 0));
+const clampAxis = (v) => Math.max(-32767, Math.min(32767, Math.round(v) || 0)); // −32768 is invalid
 
 function header(type, seq, time) {
   const buf = new ArrayBuffer(HEADER_SIZE + PAYLOAD_SIZE[type]);
@@ -106,6 +128,35 @@ export function encodeWheel(seq, time, dx, dy) {
   const v = header(Type.Wheel, seq, time);
   v.setInt16(10, clampI16(dx), true);
   v.setInt16(12, clampI16(dy), true);
+  return v.buffer;
+}
+
+/**
+ * A gamepad's whole state (type GamepadState): 25 bytes. state holds wire values: buttons (bits
+ * 0–16), lt and rt (0..255), lx, ly, rx, ry (−32767..32767, +x right, +y down); out-of-range
+ * values are clamped, unknown button bits dropped.
+ */
+export function encodeGamepadState(seq, time, pad, state) {
+  if (!(pad >= 0 && pad < MAX_PADS)) throw new RangeError("pad out of range: " + pad);
+  const v = header(Type.GamepadState, seq, time);
+  v.setUint8(10, pad);
+  v.setUint32(11, (state.buttons & ((1 << PAD_BUTTONS) - 1)) >>> 0, true);
+  v.setUint8(15, clampU8(state.lt));
+  v.setUint8(16, clampU8(state.rt));
+  v.setInt16(17, clampAxis(state.lx), true);
+  v.setInt16(19, clampAxis(state.ly), true);
+  v.setInt16(21, clampAxis(state.rx), true);
+  v.setInt16(23, clampAxis(state.ry), true);
+  return v.buffer;
+}
+
+/** Gamepad connect or disconnect (type GamepadConnect / GamepadDisconnect): 12 bytes. */
+export function encodeGamepadConnect(type, seq, time, pad, flags) {
+  if (type !== Type.GamepadConnect && type !== Type.GamepadDisconnect) throw new RangeError("not a gamepad connect type: " + type);
+  if (!(pad >= 0 && pad < MAX_PADS)) throw new RangeError("pad out of range: " + pad);
+  const v = header(type, seq, time);
+  v.setUint8(10, pad);
+  v.setUint8(11, flags & (PadFlag.Touch | PadFlag.Rumble));
   return v.buffer;
 }
 

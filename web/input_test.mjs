@@ -1,6 +1,8 @@
 // Run with: node --test web/
 // Checks the wire encodings against docs/PROTOCOL.md byte for byte, the HID table, the latency
-// marker reader, the percentile helper and the queue and placement texts.
+// marker reader, the percentile helper and the queue and placement texts; the gamepad dead zones,
+// reading, sending policy and rumble messages, the touch controls' stick maths, and the sound
+// settings.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +11,15 @@ import {
   HID, Mod, Type, encodeKey, encodeMouseButton, encodeMouseMove, encodeWheel, hidUsage, modsOf,
   wheelPixels, wireTime,
 } from "./input.js";
+import {
+  MAX_PADS, PadButton, PadFlag, REST, TOUCH_PAD, encodeGamepadConnect, encodeGamepadState,
+} from "./input.js";
+import {
+  MAX_RUMBLE_MS, PadSender, REPEAT_MS, SETTLE_MS, STICK_DEAD_ZONE, axisToWire, canRumble, isRest,
+  parseRumble, readGamepad, stickDeadZone, triggerDeadZone, triggerToWire,
+} from "./gamepad.js";
+import { AUTO_FIRE, STICK_RADIUS, stickFromDrag, touchState } from "./touch.js";
+import { SOUND_KEY, loadSound, saveSound } from "./sound.js";
 import { markerCovers, readMarker } from "./marker.js";
 import { formatMedia, formatMs, formatPlacement, percentile, queueText } from "./stats.js";
 
@@ -212,4 +223,213 @@ test("media rows", () => {
     ],
   );
   assert.deepEqual(formatMedia({ type: "media", width: -1, target_kbps: "x" })[0], ["sending", "0×0 ? at 0 kbit/s"]);
+});
+
+test("gamepad encodings match PROTOCOL.md", () => {
+  // The same message as input_test.go's TestGamepadStateBytes.
+  const buf = encodeGamepadState(0x01020304, 0x0a0b0c0d, 1, {
+    buttons: (1 << PadButton.A) | (1 << PadButton.RT) | (1 << PadButton.Home), lt: 0x10, rt: 0xff,
+    lx: 0x7fff, ly: -0x7fff, rx: 0x0102, ry: -1,
+  });
+  assert.deepEqual(bytes(buf), [
+    1, 6, 0x04, 0x03, 0x02, 0x01, 0x0d, 0x0c, 0x0b, 0x0a,
+    1, 0x81, 0x00, 0x01, 0x00, 0x10, 0xff,
+    0xff, 0x7f, 0x01, 0x80, 0x02, 0x01, 0xff, 0xff,
+  ]);
+  assert.equal(buf.byteLength, 25);
+  // Clamped: axes to ±32767 (−32768 is invalid on the wire), triggers to 0..255, unknown bits off.
+  assert.deepEqual(bytes(encodeGamepadState(1, 2, 0, { buttons: 0xfffe0001, lt: -3, rt: 300, lx: -40000, ly: 40000, rx: NaN, ry: 0.4 })), [
+    ...header(6, 1, 2), 0, 1, 0, 0, 0, 0, 255, ...le16(0x8001), ...le16(0x7fff), 0, 0, 0, 0,
+  ]);
+  assert.deepEqual(bytes(encodeGamepadState(3, 0, TOUCH_PAD, REST)), [...header(6, 3, 0), 7, ...new Array(14).fill(0)]);
+  assert.deepEqual(bytes(encodeGamepadConnect(Type.GamepadConnect, 1, 0, TOUCH_PAD, PadFlag.Touch | PadFlag.Rumble)), [1, 7, 1, 0, 0, 0, 0, 0, 0, 0, 7, 3]);
+  assert.deepEqual(bytes(encodeGamepadConnect(Type.GamepadDisconnect, 9, 5, 2, 0xff)), [...header(8, 9, 5), 2, 3]);
+  assert.throws(() => encodeGamepadState(1, 1, MAX_PADS, REST), RangeError);
+  assert.throws(() => encodeGamepadState(1, 1, -1, REST), RangeError);
+  assert.throws(() => encodeGamepadConnect(Type.KeyDown, 1, 1, 0, 0), RangeError);
+  assert.throws(() => encodeGamepadConnect(Type.GamepadConnect, 1, 1, 8, 0), RangeError);
+});
+
+const near = (a, b, eps = 1e-9) => Math.abs(a - b) <= eps;
+
+test("stick dead zone is radial and rescaled", () => {
+  assert.deepEqual(stickDeadZone(0, 0), [0, 0]);
+  assert.deepEqual(stickDeadZone(0.1, -0.1), [0, 0], "inside the dead zone");
+  assert.deepEqual(stickDeadZone(STICK_DEAD_ZONE, 0), [0, 0], "on its edge");
+  assert.deepEqual(stickDeadZone(1, 0), [1, 0], "full deflection reaches 1");
+  const [x, y] = stickDeadZone(0.6, 0.8); // magnitude 1, direction kept
+  assert.ok(near(x, 0.6) && near(y, 0.8), `${x} ${y}`);
+  const [hx] = stickDeadZone((1 + STICK_DEAD_ZONE) / 2, 0);
+  assert.ok(near(hx, 0.5), "half way past the dead zone is half");
+  const [cx, cy] = stickDeadZone(1, 1); // a square gate's corner: capped at 1
+  assert.ok(near(Math.hypot(cx, cy), 1));
+  assert.deepEqual(stickDeadZone(NaN, undefined), [0, 0]);
+  assert.equal(triggerDeadZone(0.03), 0);
+  assert.equal(triggerDeadZone(1), 1);
+  assert.equal(triggerDeadZone(2), 1);
+  assert.equal(triggerDeadZone(-1), 0);
+  assert.ok(near(triggerDeadZone(0.525), 0.5));
+  assert.equal(axisToWire(1), 32767);
+  assert.equal(axisToWire(-1), -32767);
+  assert.equal(axisToWire(-2), -32767);
+  assert.equal(axisToWire(-0), 0);
+  assert.equal(triggerToWire(1), 255);
+  assert.equal(triggerToWire(0.5), 128);
+});
+
+// A Gamepad as the API gives it, standard mapping.
+function fakePad({ pressed = [], values = {}, axes = [0, 0, 0, 0], rumble = false } = {}) {
+  const buttons = [];
+  for (let i = 0; i < 17; i++) {
+    const value = values[i] ?? (pressed.includes(i) ? 1 : 0);
+    buttons.push({ pressed: pressed.includes(i) || value > 0.5, touched: value > 0, value });
+  }
+  const pad = { id: "Fake pad (STANDARD GAMEPAD)", index: 0, connected: true, mapping: "standard", buttons, axes };
+  if (rumble) pad.vibrationActuator = { effects: ["dual-rumble"], playEffect: () => Promise.resolve("complete") };
+  return pad;
+}
+
+test("reading a standard gamepad", () => {
+  assert.deepEqual(readGamepad(fakePad()), REST);
+  const st = readGamepad(fakePad({
+    pressed: [PadButton.A, PadButton.Start, PadButton.Home],
+    values: { [PadButton.RT]: 1, [PadButton.LT]: 0.02 },
+    axes: [1, 0, -0.6, -0.8],
+  }));
+  assert.equal(st.buttons, (1 << PadButton.A) | (1 << PadButton.RT) | (1 << PadButton.Start) | (1 << PadButton.Home));
+  assert.equal(st.rt, 255);
+  assert.equal(st.lt, 0, "trigger rest noise is cut");
+  assert.equal(st.lx, 32767);
+  assert.equal(st.ly, 0);
+  assert.equal(st.rx, axisToWire(-0.6));
+  assert.equal(st.ry, axisToWire(-0.8));
+  assert.deepEqual(readGamepad(fakePad({ axes: [0.05, -0.1, 0.02, 0.1] })), REST, "stick noise inside the dead zone is cut");
+  // Old browsers: buttons as numbers; short arrays; no axes.
+  assert.deepEqual(readGamepad({ buttons: [1, 0, 0.2], axes: [] }), { ...REST, buttons: 1 });
+  assert.deepEqual(readGamepad({}), REST);
+  assert.ok(canRumble(fakePad({ rumble: true })));
+  assert.ok(!canRumble(fakePad()));
+  assert.ok(!canRumble({ vibrationActuator: { effects: ["trigger-rumble"], playEffect() {} } }));
+  assert.ok(canRumble({ vibrationActuator: { playEffect() {} } }), "older actuators do not list effects");
+});
+
+// Records what a PadSender sends; open = false makes every send fail.
+function recorder() {
+  const r = { log: [], open: true };
+  r.out = {
+    connect: (pad, flags) => r.open && !!r.log.push(["connect", pad, flags]),
+    disconnect: (pad, flags) => r.open && !!r.log.push(["disconnect", pad, flags]),
+    state: (pad, st, pressed) => r.open && !!r.log.push(["state", pad, st.lx, st.buttons, pressed]),
+  };
+  return r;
+}
+
+test("pad sender: connect, changes, repeats, disconnect", () => {
+  const r = recorder();
+  const ps = new PadSender(r.out);
+  const pad = (lx, buttons = 0) => new Map([[0, { id: "p", flags: PadFlag.Rumble, state: { ...REST, lx, buttons } }]]);
+  ps.update(0, pad(0));
+  assert.deepEqual(r.log, [["connect", 0, PadFlag.Rumble], ["state", 0, 0, 0, 0]], "a new pad: connect, then its state");
+  r.log.length = 0;
+  ps.update(16, pad(0));
+  assert.deepEqual(r.log, [], "unchanged: nothing");
+  ps.update(32, pad(1000, 1));
+  assert.deepEqual(r.log, [["state", 0, 1000, 1, 1]], "a change goes at once; pressed = new buttons");
+  r.log.length = 0;
+  ps.update(48, pad(1000, 1));
+  ps.update(32 + REPEAT_MS - 1, pad(1000, 1));
+  assert.deepEqual(r.log, [], "held: no repeat before REPEAT_MS");
+  ps.update(32 + REPEAT_MS, pad(1000, 1));
+  assert.deepEqual(r.log, [["state", 0, 1000, 1, 0]], "held: repeated, not a new press");
+  r.log.length = 0;
+  const rest = 1000;
+  ps.update(rest, pad(0));
+  assert.equal(r.log.length, 1, "back to rest goes at once");
+  for (let t = rest + 16; t < rest + SETTLE_MS + 2 * REPEAT_MS; t += 16) ps.update(t, pad(0));
+  const repeats = r.log.length - 1;
+  assert.ok(repeats >= 3 && repeats <= 4, `rest repeated ${repeats} times in SETTLE_MS, then stops`);
+  r.log.length = 0;
+  for (let t = 5000; t < 8000; t += 16) ps.update(t, pad(0));
+  assert.deepEqual(r.log, [], "a pad at rest is quiet");
+  ps.update(8000, new Map());
+  assert.deepEqual(r.log, [["disconnect", 0, PadFlag.Rumble]]);
+  assert.deepEqual(ps.connected(), []);
+});
+
+test("pad sender: retries what did not go out, release, id change", () => {
+  const r = recorder();
+  const ps = new PadSender(r.out);
+  const pads = (id, lx) => new Map([[2, { id, flags: 0, state: { ...REST, lx } }]]);
+  r.open = false;
+  ps.update(0, pads("a", 5));
+  assert.deepEqual(ps.connected(), [], "the connect failed: not connected");
+  r.open = true;
+  ps.update(16, pads("a", 5));
+  assert.deepEqual(r.log, [["connect", 2, 0], ["state", 2, 5, 0, 0]]);
+  r.log.length = 0;
+  r.open = false;
+  ps.update(32, pads("a", 9));
+  r.open = true;
+  ps.update(48, pads("a", 9));
+  assert.deepEqual(r.log, [["state", 2, 9, 0, 0]], "a state that failed is sent again");
+  r.log.length = 0;
+  ps.release(64);
+  assert.deepEqual(r.log, [["state", 2, 0, 0, 0]], "release sends rest");
+  ps.release(65);
+  assert.equal(r.log.length, 1, "once");
+  ps.update(80, pads("a", 9));
+  assert.deepEqual(r.log.at(-1), ["state", 2, 9, 0, 0], "still held: the real state again");
+  r.log.length = 0;
+  ps.update(96, pads("b", 9));
+  assert.deepEqual(r.log, [["disconnect", 2, 0], ["connect", 2, 0], ["state", 2, 9, 0, 0]], "another pad at the same index");
+  assert.deepEqual(ps.connected(), [{ index: 2, id: "b", flags: 0 }]);
+});
+
+test("touch controls map to gamepad states", () => {
+  assert.deepEqual(stickFromDrag(0, 0), [0, 0]);
+  assert.deepEqual(stickFromDrag(STICK_RADIUS, 0), [1, 0]);
+  assert.deepEqual(stickFromDrag(STICK_RADIUS * 3, 0), [1, 0], "held to the rim");
+  const [x, y] = stickFromDrag(-STICK_RADIUS, STICK_RADIUS);
+  assert.ok(near(Math.hypot(x, y), 1) && x < 0 && y > 0);
+  assert.deepEqual(stickFromDrag(NaN, 0), [0, 0]);
+  assert.deepEqual(touchState([0, 0], [0, 0], 0), REST);
+  assert.deepEqual(touchState([0.05, 0], [0, 0.05], 0), REST, "a thumb resting near the centre sends nothing");
+  const st = touchState([1, 0], [0, -1], 1 << PadButton.X);
+  assert.equal(st.lx, 32767);
+  assert.equal(st.ry, -32767);
+  assert.equal(st.rt, 255, "the aim stick pushed far fires");
+  assert.equal(st.buttons, (1 << PadButton.X) | (1 << PadButton.RT));
+  const aim = touchState([0, 0], [AUTO_FIRE * 0.9, 0], 0);
+  assert.ok(aim.rx > 0 && aim.rt === 0 && aim.buttons === 0, "aiming gently does not fire");
+  assert.ok(!isRest(aim));
+});
+
+test("rumble messages", () => {
+  assert.deepEqual(parseRumble({ type: "rumble", strong: 0.5, weak: 1, ms: 200 }), { strong: 0.5, weak: 1, ms: 200 });
+  assert.deepEqual(parseRumble({ type: "rumble", strong: 7, weak: -1, ms: 1e9 }), { strong: 1, weak: 0, ms: MAX_RUMBLE_MS });
+  assert.deepEqual(parseRumble({ type: "rumble", strong: 0.2, weak: 0, ms: 0.2 }), { strong: 0.2, weak: 0, ms: 1 });
+  assert.equal(parseRumble({ type: "rumble", strong: 0, weak: 0, ms: 100 }), null, "nothing to play");
+  assert.equal(parseRumble({ type: "rumble", strong: "1", weak: 0, ms: 100 }), null);
+  assert.equal(parseRumble({ type: "rumble", strong: 1, weak: 0 }), null, "no duration");
+  assert.equal(parseRumble({ type: "media" }), null);
+  assert.equal(parseRumble(null), null);
+});
+
+test("sound settings are remembered", () => {
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)) };
+  assert.deepEqual(loadSound(storage), { muted: false, volume: 1 });
+  saveSound(storage, { muted: true, volume: 0.25 });
+  assert.equal(store.get(SOUND_KEY), '{"muted":true,"volume":0.25}');
+  assert.deepEqual(loadSound(storage), { muted: true, volume: 0.25 });
+  saveSound(storage, { muted: 0, volume: 7 });
+  assert.deepEqual(loadSound(storage), { muted: false, volume: 1 });
+  store.set(SOUND_KEY, "{not json");
+  assert.deepEqual(loadSound(storage), { muted: false, volume: 1 });
+  store.set(SOUND_KEY, '{"muted":"yes","volume":-2}');
+  assert.deepEqual(loadSound(storage), { muted: false, volume: 1 });
+  const broken = { getItem() { throw new Error("denied"); }, setItem() { throw new Error("denied"); } };
+  assert.deepEqual(loadSound(broken), { muted: false, volume: 1 });
+  saveSound(broken, { muted: true, volume: 1 }); // does not throw
+  assert.deepEqual(loadSound(null), { muted: false, volume: 1 });
 });

@@ -61,7 +61,7 @@ func TestAssetsComplete(t *testing.T) {
 			queue = append(queue, path.Join(path.Dir(name), spec))
 		}
 	}
-	for _, want := range []string{"app.js", "player.js", "input.js", "marker.js", "stats.js", "style.css", "player.css"} {
+	for _, want := range []string{"app.js", "player.js", "input.js", "gamepad.js", "touch.js", "sound.js", "marker.js", "stats.js", "style.css", "player.css"} {
 		if !seen[want] {
 			t.Errorf("%s is not reachable from index.html", want)
 		}

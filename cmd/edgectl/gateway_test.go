@@ -93,7 +93,10 @@ func TestAgainstGateway(t *testing.T) {
 		publish(protocol.Event{Kind: "placed", Session: s, Host: "h1", Region: "dxb-1", Time: time.Now()})
 	}
 
-	gw := server.New(server.Config{Logger: log, AdminToken: testToken}, gwNC)
+	gw, err := server.New(server.Config{Logger: log, AdminToken: testToken}, gwNC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(gw.Handler())
 	t.Cleanup(hs.Close)
 	t.Setenv("EDGEPLAY_SERVER", hs.URL)

@@ -1,9 +1,11 @@
 // Command edgeplay runs the edgeplay roles: `up` runs everything in one process (embedded NATS,
-// matchmaker, a session host with the demo game, and the gateway); `gateway`, `matchmaker` and
-// `host` run one role each against an external NATS.
+// matchmaker, a session host with the demo game, the gateway and a TURN server); `gateway`,
+// `matchmaker` and `host` run one role each against an external NATS; `turn` runs a TURN
+// server, which needs no NATS.
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,7 +29,10 @@ import (
 	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
+	"github.com/edgeplay/edgeplay/resume"
+	"github.com/edgeplay/edgeplay/server"
 	"github.com/edgeplay/edgeplay/session"
+	"github.com/edgeplay/edgeplay/turn"
 )
 
 var version = "dev"
@@ -39,6 +44,7 @@ Usage:
   edgeplay gateway    [flags]   run a gateway (web client, player websocket)
   edgeplay matchmaker [flags]   run a matchmaker replica
   edgeplay host       [flags]   run a session host
+  edgeplay turn       [flags]   run a TURN server (relays for players whose UDP is blocked)
   edgeplay version
 
 Run "edgeplay <command> -h" for the flags of a command.
@@ -75,7 +81,7 @@ func run(args []string, stderr io.Writer) error {
 		peers       = fs.String("peers", "", "other data centers a gateway lists for RTT probes: ID=GATEWAY-URL pairs, e.g. dxb-2=https://gw.dxb-2.example (gateway)")
 		exitDrained = fs.Bool("exit-when-drained", false, "exit 0 once a drain has emptied the host (host)")
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
-		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090 (host, matchmaker; the gateway serves them on --addr)")
+		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090 (host, matchmaker, turn; the gateway serves them on --addr)")
 		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user, each host its own; see docs/ARCHITECTURE.md)")
 		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
@@ -87,6 +93,21 @@ func run(args []string, stderr io.Writer) error {
 		size        = fs.String("size", "1280x720", "video size (up, host)")
 		fps         = fs.Int("fps", 60, "frames per second (up, host)")
 		idle        = fs.Duration("idle-timeout", 10*time.Minute, "end sessions without input for this long (up, host)")
+		graceResume = fs.Duration("resume-grace", 20*time.Second, "how long a session waits for its player to come back after a network drop before it ends player_lost (up, host)")
+		resumeKey   = fs.String("resume-secret-file", "", "file holding the secret (≥ 32 bytes) that signs players' resume tokens, shared by every gateway of the deployment; $EDGEPLAY_RESUME_SECRET; default: a random one, so only this gateway resumes its players (gateway)")
+		turnAddr    = fs.String("turn-addr", turn.DefaultAddr, "TURN listen address, UDP and TCP on one port (turn, up); up: empty runs no TURN server")
+		turnTLSAddr = fs.String("turn-tls-addr", turn.DefaultTLSAddr, "TURN over TLS (turns:) listen address, used with --turn-cert and --turn-key (turn)")
+		turnCert    = fs.String("turn-cert", "", "TLS certificate chain (PEM) for TURN over TLS; reread when it changes (turn)")
+		turnKey     = fs.String("turn-key", "", "TLS key (PEM) of --turn-cert (turn)")
+		turnPublic  = fs.String("turn-public-ip", "", "address relays are advertised at, PUBLIC or PUBLIC/LOCAL (LOCAL: the address relays bind, behind a 1:1 NAT); default: the --turn-addr IP (turn, up: 127.0.0.1)")
+		turnRealm   = fs.String("turn-realm", turn.DefaultRealm, "TURN realm (turn, up)")
+		turnSecret  = fs.String("turn-secret", os.Getenv("EDGEPLAY_TURN_SECRET"), "TURN REST API secret shared by gateways and TURN servers (≥ 16 bytes); $EDGEPLAY_TURN_SECRET; up generates one (turn, gateway)")
+		turnSecretF = fs.String("turn-secret-file", "", "file holding the TURN secret, in place of --turn-secret (turn, gateway)")
+		turnPorts   = fs.String("turn-relay-ports", fmt.Sprintf("%d-%d", turn.DefaultMinPort, turn.DefaultMaxPort), "TURN relay UDP port range, MIN-MAX (turn, up)")
+		turnPeers   = fs.String("turn-peers", "", "networks TURN relays may reach (the session hosts'), CIDRs comma-separated; empty: any but loopback, link-local and multicast (turn)")
+		turnMax     = fs.Int("turn-max-allocations", turn.DefaultMaxAllocations, "most TURN relay allocations at once (turn)")
+		turnURLs    = fs.String("turn-url", "", "TURN URLs handed to players with credentials, comma-separated, e.g. turn:turn.example:3478?transport=udp,turn:turn.example:3478?transport=tcp,turns:turn.example:443?transport=tcp (gateway)")
+		turnTTL     = fs.Duration("turn-ttl", server.DefaultTURNTTL, "how long a player's TURN credentials allow a new relay (gateway, up)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat   = fs.String("log-format", "text", "text or json")
 	)
@@ -97,7 +118,7 @@ func run(args []string, stderr io.Writer) error {
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return nil
-	case "up", "gateway", "matchmaker", "host":
+	case "up", "gateway", "matchmaker", "host", "turn":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -120,9 +141,17 @@ func run(args []string, stderr io.Writer) error {
 	cfg.OpsAddr = *opsAddr
 	cfg.MatchmakerConfig.Replicas = *jsRepl
 	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
+	tf := turnFlags{
+		addr: *turnAddr, tlsAddr: *turnTLSAddr, cert: *turnCert, key: *turnKey, publicIP: *turnPublic,
+		realm: *turnRealm, secret: *turnSecret, secretFile: *turnSecretF, ports: *turnPorts, peers: *turnPeers,
+		maxAllocs: *turnMax, urls: *turnURLs, ttl: *turnTTL,
+	}
 	delays, err := parseRTTs(*simRTT)
 	if err != nil {
 		return err
+	}
+	if *graceResume <= 0 {
+		return errors.New("--resume-grace must be positive")
 	}
 	if *slots == 0 {
 		*slots = 4
@@ -147,7 +176,8 @@ func run(args []string, stderr io.Writer) error {
 			ID: id, Region: *region, Slots: *slots,
 			Games: map[string]game.Factory{"demo": demo.Factory},
 			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName, Codecs: cs,
-			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, DrainGrace: *grace, Version: version,
+			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, ResumeGrace: *graceResume, DrainGrace: *grace,
+			Version: version,
 		}, nil
 	}
 	switch cmd {
@@ -189,6 +219,10 @@ func run(args []string, stderr io.Writer) error {
 				return fmt.Errorf("--simulate-rtt names %q, which is not in --regions", r)
 			}
 		}
+		if cfg.TURN, err = tf.upConfig(); err != nil {
+			return err
+		}
+		cfg.Gateway.TURN.TTL = tf.ttl
 	case "gateway":
 		cfg.GatewayAddr = *addr
 		if len(cfg.ProbeKey) > 0 && protocol.ValidName(*region) {
@@ -208,6 +242,12 @@ func run(args []string, stderr io.Writer) error {
 				})
 			}
 		}
+		if cfg.Gateway.TURN, err = tf.gatewayConfig(); err != nil {
+			return err
+		}
+		if cfg.Gateway.ResumeSecret, err = resumeSecret(*resumeKey); err != nil {
+			return err
+		}
 	case "matchmaker":
 		cfg.Matchmaker = true
 	case "host":
@@ -221,8 +261,12 @@ func run(args []string, stderr io.Writer) error {
 			return err
 		}
 		cfg.Hosts = []session.Config{hc}
+	case "turn":
+		if cfg.TURN, err = tf.serverConfig(); err != nil {
+			return err
+		}
 	}
-	if cmd != "up" && cfg.NATSURL == "" {
+	if cmd != "up" && cmd != "turn" && cfg.NATSURL == "" {
 		return errors.New("--nats is required (e.g. --nats nats://127.0.0.1:4222)")
 	}
 	hm := hostMode{exitWhenDrained: *exitDrained, grace: *grace, drainOnTerm: cmd == "host"}
@@ -370,4 +414,21 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// resumeSecret is the gateway's resume-token secret: the file's content (without surrounding
+// white space), else $EDGEPLAY_RESUME_SECRET, else none (the gateway makes a random one).
+func resumeSecret(file string) ([]byte, error) {
+	secret := []byte(os.Getenv("EDGEPLAY_RESUME_SECRET"))
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--resume-secret-file: %w", err)
+		}
+		secret = bytes.TrimSpace(b)
+	}
+	if len(secret) > 0 && len(secret) < resume.MinSecret {
+		return nil, fmt.Errorf("the resume secret is %d bytes: it must be at least %d", len(secret), resume.MinSecret)
+	}
+	return secret, nil
 }

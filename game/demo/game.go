@@ -24,7 +24,12 @@ const (
 // event is dropped and counted in Stats.InputsDropped.
 const QueueSize = 256
 
-var _ game.Game = (*Game)(nil)
+var (
+	_ game.Game         = (*Game)(nil)
+	_ game.AudioSource  = (*Game)(nil)
+	_ game.HapticSource = (*Game)(nil)
+	_ game.Presence     = (*Game)(nil)
+)
 
 // Factory creates demo games; it is the demo's entry in a host's game table.
 var Factory game.Factory = func(cfg game.Config) (game.Game, error) {
@@ -49,6 +54,9 @@ type Game struct {
 	rendered atomic.Uint64
 	applied  atomic.Uint64
 	dropped  atomic.Uint64
+	// release asks the next tick to let go of every held control (PlayerAway); away is set
+	// while the player is away.
+	release, away atomic.Bool
 
 	mu sync.Mutex
 	// Guarded by mu: a ring of input events waiting for the next tick.
@@ -60,6 +68,11 @@ type Game struct {
 	pending [QueueSize]input.Event // events taken from the queue for this tick
 	world   world
 	art     art
+
+	// Set before Run by SetAudioSink and SetRumbleSink, then owned by Run's goroutine.
+	audio  *audioOut         // nil: no sound is made
+	rumble func(game.Rumble) // nil: no rumble
+	seen   cueState          // the world's counters after the previous tick
 }
 
 // New validates cfg and returns a game ready to Run. Sizes must be even and at least
@@ -85,14 +98,16 @@ func (g *Game) Config() game.Config { return g.cfg }
 
 // Run ticks at the configured frame rate until ctx is done. Each tick applies the queued input,
 // advances the simulation by one frame time, renders into a pooled frame and hands it to sink,
-// which owns it from then on. A tick that falls behind is skipped, not queued (time.Ticker drops
-// ticks for slow receivers). Run returns nil when ctx ends, or ErrRunning if the game is already
-// running.
+// which owns it from then on, then hands the tick's sound and rumble to the sinks set by
+// SetAudioSink and SetRumbleSink, if any. A tick that falls behind is skipped, not queued
+// (time.Ticker drops ticks for slow receivers); the sound still covers the time it spans. Run
+// returns nil when ctx ends, or ErrRunning if the game is already running.
 func (g *Game) Run(ctx context.Context, sink func(*game.Frame)) error {
 	if !g.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
 	defer g.running.Store(false)
+	g.seen.reset(&g.world)
 
 	pool := game.NewFramePool(g.cfg.Width, g.cfg.Height)
 	ticker := time.NewTicker(g.dt)
@@ -107,16 +122,113 @@ func (g *Game) Run(ctx context.Context, sink func(*game.Frame)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if g.release.Swap(false) {
+			g.world.releaseAll()
+		}
 		g.applyQueued()
 		g.Step(g.dt)
 		f := pool.Get()
 		g.Render(f)
 		seq++
+		ready := time.Now()
 		f.Seq = seq
-		f.Ready = time.Now()
+		f.Ready = ready
 		f.InputSeq = g.world.lastSeq
 		sink(f)
+		g.emit(ready)
 	}
+}
+
+// PlayerAway implements game.Presence: the player's connection dropped. The game runs on,
+// and lets go of whatever the player held, so the ship does not fly on or keep firing.
+func (g *Game) PlayerAway() {
+	g.away.Store(true)
+	g.release.Store(true)
+}
+
+// PlayerBack implements game.Presence.
+func (g *Game) PlayerBack() { g.away.Store(false) }
+
+// Away reports whether the player is away (between PlayerAway and PlayerBack).
+func (g *Game) Away() bool { return g.away.Load() }
+
+// SetAudioSink implements game.AudioSource: from the next Run on, each tick hands sink the
+// sound since the previous tick's (see audioOut for how Start is kept), with the sounds of what
+// the tick did starting at its frame's Ready time. It must be called before Run, not during it;
+// a nil sink turns the sound off, and without a sink no sound is synthesised.
+func (g *Game) SetAudioSink(sink func(game.AudioChunk)) {
+	if sink == nil {
+		g.audio = nil
+		return
+	}
+	if g.audio == nil {
+		g.audio = &audioOut{}
+	}
+	g.audio.sink = sink
+}
+
+// SetRumbleSink implements game.HapticSource: from the next Run on, a tick in which a target is
+// hit, the ship is rammed or the round is lost calls sink once (see rumbleFor). It must be
+// called before Run, not during it; nil turns rumble off.
+func (g *Game) SetRumbleSink(sink func(game.Rumble)) { g.rumble = sink }
+
+// emit hands the sinks the sound and rumble of the tick whose frame was ready at ready. It
+// allocates nothing.
+func (g *Game) emit(ready time.Time) {
+	if g.audio == nil && g.rumble == nil {
+		return
+	}
+	c := g.seen.observe(&g.world)
+	if g.audio != nil {
+		g.audio.tick(ready, ready.Add(g.dt), &c)
+	}
+	if g.rumble != nil {
+		if r, ok := rumbleFor(&c); ok {
+			g.rumble(r)
+		}
+	}
+}
+
+// cues are what one tick did that the player hears or feels. The world knows nothing of sound:
+// the cues are found by comparing its counters with the previous tick's.
+type cues struct {
+	shots, hits int  // bullets fired, targets hit
+	rammed      bool // a target rammed the ship
+	lost        bool // ... and took the last shield: the round is lost
+	round       bool // a new round started (after a loss, or on Enter)
+	combo, mult int  // hits in a row and the score multiplier, after the tick
+	// Where things happened, for panning: −panWidth at the left edge … panWidth at the right.
+	shotPan, hitPan, shipPan float64
+}
+
+// cueState is what observe compares against.
+type cueState struct {
+	shots, hits, shields, score int
+	hurt                        float64
+}
+
+func (cs *cueState) reset(wd *world) {
+	*cs = cueState{shots: wd.shots, hits: wd.hits, shields: wd.shields, score: wd.score, hurt: wd.hurt}
+}
+
+// observe returns the cues of everything since the previous observe (or reset).
+func (cs *cueState) observe(wd *world) cues {
+	pan := func(x float64) float64 { return panWidth * clamp(2*x/wd.w-1, -1, 1) }
+	c := cues{
+		shots:   max(0, wd.shots-cs.shots),
+		hits:    max(0, wd.hits-cs.hits),
+		rammed:  wd.hurt > cs.hurt, // hurt only counts down, except when a target rams
+		round:   wd.shields > cs.shields || wd.score < cs.score,
+		combo:   wd.combo,
+		mult:    wd.multiplier(),
+		shotPan: pan(wd.sx),
+		shipPan: pan(wd.sx),
+	}
+	c.lost = c.rammed && c.round
+	// The newest spark is the newest explosion's.
+	c.hitPan = pan(wd.sparks[(wd.nextSp+maxSparks-1)%maxSparks].x)
+	cs.reset(wd)
+	return c
 }
 
 // Input queues ev for the next tick. It never blocks: when the queue is full the oldest

@@ -256,6 +256,17 @@ func (a *art) drawHUD(c *canvas, wd *world) {
 	for i, name := range [...]string{"L", "M", "R"} {
 		a.keyBox(c, x+i*(k+gap), bottom, k, name, wd.buttons[i])
 	}
+	// A connected gamepad (TCH: the client's touch controls only), lit while it is used.
+	if wd.padsConnected() {
+		x += 3*(k+gap) + k
+		label := "TCH"
+		for i := range wd.pads {
+			if p := &wd.pads[i]; p.connected && !p.touch {
+				label = "PAD"
+			}
+		}
+		a.keyBox(c, x, bottom, 3*k, label, wd.padsHeld())
+	}
 
 	// The border flashes in a new colour on every press.
 	if wd.flash > 0 {

@@ -24,7 +24,50 @@ const (
 	numStars     = 180
 	driftX       = -60.0 // background drift, u/s
 	driftY       = 25.0
+	aimDistance  = 200.0 // crosshair distance from the ship while a gamepad aims
+	stickAim     = 0.25  // stick deflection (0..1) that turns the aim
+	triggerOn    = 96    // analog trigger value (of 255) that counts as pulled
 )
+
+// Gamepads (and the web client's touch controls, a virtual pad) play the demo as a twin-stick
+// shooter: the left stick (analog) or the d-pad moves the ship, the right stick aims (while it
+// rests the ship faces where it moves), A, the right bumper or the right trigger fires (hold to
+// keep firing), X, the left bumper or the left trigger fires a spread, and Start restarts the
+// round. Keyboard and mouse keep working beside them; the mouse takes the aim back when it moves.
+
+// pad is one gamepad's state as its last applied message left it (package input, gamepad.go).
+type pad struct {
+	connected bool
+	touch     bool   // the client's on-screen touch controls
+	seq       uint32 // seq of the last message applied for this pad
+	seqValid  bool
+	buttons   uint32 // bit i = standard-mapping button i held
+	lt, rt    uint8
+	lx, ly    int16
+	rx, ry    int16
+}
+
+// newer reports whether a message with seq is newer than the last one applied for p. States
+// travel on an unordered channel: a late one must not undo a newer state or a disconnect.
+func (p *pad) newer(seq uint32) bool {
+	d := seq - p.seq
+	return !p.seqValid || (d != 0 && d < 1<<31)
+}
+
+// fire reports whether the pad holds a fire control: A, the right bumper or the right trigger.
+func (p *pad) fire() bool {
+	return p.buttons&(1<<input.PadA|1<<input.PadRB) != 0 || p.rt >= triggerOn
+}
+
+// spread reports whether the pad holds a spread control: X, the left bumper or the left trigger.
+func (p *pad) spread() bool {
+	return p.buttons&(1<<input.PadX|1<<input.PadLB) != 0 || p.lt >= triggerOn
+}
+
+// active reports whether any control of the pad is off its rest position.
+func (p *pad) active() bool {
+	return p.buttons != 0 || p.lt != 0 || p.rt != 0 || p.lx != 0 || p.ly != 0 || p.rx != 0 || p.ry != 0
+}
 
 type bullet struct {
 	x, y, vx, vy float64
@@ -63,6 +106,10 @@ type world struct {
 	absValid bool
 	wantShot bool // a trigger press not yet turned into a shot
 	wantSpr  bool // a right-button press not yet turned into a spread
+	pads     [input.MaxPads]pad
+	// padAim: a gamepad aims, so the crosshair rides at aimDistance in the aim direction
+	// (turned by the right stick, or by the left while the right rests); mouse motion ends it.
+	padAim bool
 
 	// Ship.
 	sx, sy, svx, svy float64
@@ -164,10 +211,126 @@ func (wd *world) apply(ev input.Event) {
 			wd.ax = clamp(wd.ax+float64(ev.DX), 0, wd.w-1)
 			wd.ay = clamp(wd.ay+float64(ev.DY), 0, wd.h-1)
 		}
+		wd.padAim = false
 	case input.Wheel:
 		// The wheel nudges the crosshair vertically, so that it too visibly does something.
 		wd.ay = clamp(wd.ay+float64(ev.DY)/4, 0, wd.h-1)
+	case input.GamepadConnect, input.GamepadDisconnect:
+		if int(ev.Pad) >= len(wd.pads) {
+			return
+		}
+		p := &wd.pads[ev.Pad]
+		if !p.newer(ev.Seq) {
+			return
+		}
+		// A disconnect releases everything the pad held.
+		*p = pad{connected: ev.Type == input.GamepadConnect, touch: ev.PadFlags&input.PadTouch != 0, seq: ev.Seq, seqValid: true}
+	case input.GamepadState:
+		if int(ev.Pad) >= len(wd.pads) {
+			return
+		}
+		p := &wd.pads[ev.Pad]
+		if !p.newer(ev.Seq) {
+			return
+		}
+		was := *p
+		// A state implies the pad is connected: it may overtake its connect (another channel).
+		p.connected, p.seq, p.seqValid = true, ev.Seq, true
+		p.buttons, p.lt, p.rt = ev.Buttons, ev.LT, ev.RT
+		p.lx, p.ly, p.rx, p.ry = ev.LX, ev.LY, ev.RX, ev.RY
+		if p.active() {
+			wd.padAim = true
+		}
+		// Presses are edges between two states: a press shorter than the client's polling
+		// interval, or whose states were all lost, is not seen (the cost of sending state).
+		pressed := p.buttons &^ was.buttons
+		if pressed != 0 || (p.rt >= triggerOn && was.rt < triggerOn) || (p.lt >= triggerOn && was.lt < triggerOn) {
+			wd.press()
+		}
+		if p.fire() && !was.fire() {
+			wd.wantShot = true
+		}
+		if p.spread() && !was.spread() {
+			wd.wantSpr = true
+		}
+		if pressed&(1<<input.PadStart) != 0 {
+			wd.newRound()
+		}
 	}
+}
+
+// releaseAll lets go of every key, button and pad control, as if the player had released them
+// all: the player's connection dropped, and what it held must not keep the ship moving or
+// firing. Pads keep their sequence numbers, so a late state from before cannot press again.
+func (wd *world) releaseAll() {
+	wd.held = [len(wd.held)]bool{}
+	wd.buttons = [len(wd.buttons)]bool{}
+	for i := range wd.pads {
+		p := &wd.pads[i]
+		*p = pad{connected: p.connected, touch: p.touch, seq: p.seq, seqValid: p.seqValid}
+	}
+	wd.wantShot, wd.wantSpr = false, false
+}
+
+// padsHeld reports whether any connected pad has a control off its rest position.
+func (wd *world) padsHeld() bool {
+	for i := range wd.pads {
+		if p := &wd.pads[i]; p.connected && p.active() {
+			return true
+		}
+	}
+	return false
+}
+
+// padsConnected reports whether any pad is connected.
+func (wd *world) padsConnected() bool {
+	for i := range wd.pads {
+		if wd.pads[i].connected {
+			return true
+		}
+	}
+	return false
+}
+
+// padMove sums the left sticks and d-pads of the connected pads: the movement they ask for,
+// before it is clamped to the unit circle.
+func (wd *world) padMove() (mx, my float64) {
+	for i := range wd.pads {
+		p := &wd.pads[i]
+		if !p.connected {
+			continue
+		}
+		mx += input.AxisValue(p.lx)
+		my += input.AxisValue(p.ly)
+		if p.buttons&(1<<input.PadLeft) != 0 {
+			mx--
+		}
+		if p.buttons&(1<<input.PadRight) != 0 {
+			mx++
+		}
+		if p.buttons&(1<<input.PadUp) != 0 {
+			my--
+		}
+		if p.buttons&(1<<input.PadDown) != 0 {
+			my++
+		}
+	}
+	return mx, my
+}
+
+// padAimStick returns the right stick deflected furthest among the connected pads, as −1..1.
+func (wd *world) padAimStick() (x, y, mag float64) {
+	for i := range wd.pads {
+		p := &wd.pads[i]
+		if !p.connected {
+			continue
+		}
+		sx, sy := input.AxisValue(p.rx), input.AxisValue(p.ry)
+		if m := math.Hypot(sx, sy); m > mag {
+			x, y, mag = sx, sy, m
+		}
+	}
+	return x, y, mag
 }
 
 func (wd *world) press() {
@@ -178,7 +341,15 @@ func (wd *world) press() {
 func (wd *world) down(a, b uint16) bool { return wd.held[a] || wd.held[b] }
 
 func (wd *world) firing() bool {
-	return wd.held[input.KeySpace] || wd.buttons[input.ButtonLeft]
+	if wd.held[input.KeySpace] || wd.buttons[input.ButtonLeft] {
+		return true
+	}
+	for i := range wd.pads {
+		if p := &wd.pads[i]; p.connected && p.fire() {
+			return true
+		}
+	}
+	return false
 }
 
 // step advances the simulation by dt seconds.
@@ -212,6 +383,13 @@ func (wd *world) step(dt float64) {
 	if mx != 0 && my != 0 {
 		mx, my = mx*math.Sqrt2/2, my*math.Sqrt2/2
 	}
+	// Gamepads add their (analog) sticks; the sum is held to the unit circle, so two inputs
+	// together are no faster than one at full deflection.
+	px, py := wd.padMove()
+	mx, my = mx+px, my+py
+	if m := math.Hypot(mx, my); m > 1 {
+		mx, my = mx/m, my/m
+	}
 	k := min(1, shipAccel*dt)
 	wd.svx += (mx*shipSpeed*u - wd.svx) * k
 	wd.svy += (my*shipSpeed*u - wd.svy) * k
@@ -219,7 +397,16 @@ func (wd *world) step(dt float64) {
 	wd.sx = clamp(wd.sx+wd.svx*dt, r, wd.w-r)
 	wd.sy = clamp(wd.sy+wd.svy*dt, r, wd.h-r)
 
-	if dx, dy := wd.ax-wd.sx, wd.ay-wd.sy; dx*dx+dy*dy > 1 {
+	if wd.padAim {
+		// The right stick aims; while it rests, the ship faces where the left stick moves it.
+		if ax, ay, m := wd.padAimStick(); m >= stickAim {
+			wd.dirX, wd.dirY = ax/m, ay/m
+		} else if m := math.Hypot(px, py); m >= stickAim {
+			wd.dirX, wd.dirY = px/m, py/m
+		}
+		wd.ax = clamp(wd.sx+wd.dirX*aimDistance*u, 0, wd.w-1)
+		wd.ay = clamp(wd.sy+wd.dirY*aimDistance*u, 0, wd.h-1)
+	} else if dx, dy := wd.ax-wd.sx, wd.ay-wd.sy; dx*dx+dy*dy > 1 {
 		d := math.Hypot(dx, dy)
 		wd.dirX, wd.dirY = dx/d, dy/d
 	}
@@ -365,3 +552,27 @@ func hit(ax, ay, ar, bx, by, br float64) bool {
 }
 
 func clamp(v, lo, hi float64) float64 { return max(lo, min(hi, v)) }
+
+// ShipState is what ShipForTest reports.
+type ShipState struct {
+	X, Y       float64 // the ship's centre, in pixels
+	DirX, DirY float64 // the unit aim direction
+	Shots      int     // bullets fired since New
+	Firing     bool    // a fire control (key, button or pad) is held
+	Pads       int     // gamepads connected
+	PadX, PadY float64 // the movement the pads ask for (left sticks and d-pads), before clamping
+}
+
+// ShipForTest reports the ship. It reads state owned by whoever drives the game, so call it
+// from there: from Run's sink (which Run calls on its own goroutine), or between Steps.
+func (g *Game) ShipForTest() ShipState {
+	wd := &g.world
+	st := ShipState{X: wd.sx, Y: wd.sy, DirX: wd.dirX, DirY: wd.dirY, Shots: wd.shots, Firing: wd.firing()}
+	st.PadX, st.PadY = wd.padMove()
+	for i := range wd.pads {
+		if wd.pads[i].connected {
+			st.Pads++
+		}
+	}
+	return st
+}

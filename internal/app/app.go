@@ -1,7 +1,7 @@
-// Package app assembles edgeplay's roles (embedded NATS, matchmaker, session hosts, gateway)
-// into one running process and shuts them down in order. cmd/edgeplay's subcommands and the
-// end-to-end tests both build on it. Roles talk to each other only over NATS, even in one
-// process, so the same code runs split across machines.
+// Package app assembles edgeplay's roles (embedded NATS, matchmaker, session hosts, gateway,
+// TURN server) into one running process and shuts them down in order. cmd/edgeplay's
+// subcommands and the end-to-end tests both build on it. Roles talk to each other only over
+// NATS, even in one process, so the same code runs split across machines.
 package app
 
 import (
@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/server"
 	"github.com/edgeplay/edgeplay/session"
+	"github.com/edgeplay/edgeplay/turn"
 	"github.com/edgeplay/edgeplay/web"
 )
 
@@ -61,6 +63,11 @@ type Config struct {
 	// a gateway, which serves them itself).
 	OpsAddr string
 
+	// TURN runs a TURN server in this process (edgeplay turn, up); nil: none. A gateway in
+	// the same process whose Gateway.TURN names no URLs hands out this server's
+	// (turn:RELAYIP:PORT over UDP and TCP, and turns: with TLS), with its secret.
+	TURN *turn.Config
+
 	Logger *slog.Logger
 }
 
@@ -84,6 +91,7 @@ type App struct {
 	ln       net.Listener
 	serveErr chan error
 	ops      *opsServer
+	turn     *turn.Server
 	ncs      []*nats.Conn
 	once     sync.Once
 }
@@ -103,7 +111,8 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 	}()
 
-	if cfg.NATSURL == "" {
+	needsNATS := cfg.Matchmaker || len(cfg.Hosts) > 0 || cfg.GatewayAddr != ""
+	if cfg.NATSURL == "" && needsNATS {
 		ncfg := natsd.Config{Host: cfg.NATSHost, Port: cfg.NATSPort, StoreDir: cfg.DataDir, Auth: cfg.NATSAuth}
 		for _, hc := range cfg.Hosts {
 			ncfg.HostIDs = append(ncfg.HostIDs, hc.ID)
@@ -165,6 +174,15 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		a.hosts = append(a.hosts, h)
 	}
+	if cfg.TURN != nil {
+		tc := *cfg.TURN
+		if tc.Logger == nil {
+			tc.Logger = a.log
+		}
+		if a.turn, err = turn.New(tc); err != nil { //nolint:contextcheck // the TURN server outlives start-up; Close stops it
+			return a, err
+		}
+	}
 	if cfg.GatewayAddr != "" {
 		nc, err := connect("edgeplay-gateway", natsd.RoleGateway, "")
 		if err != nil {
@@ -176,6 +194,12 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		if gc.Web == nil {
 			gc.Web = web.Handler()
+		}
+		if a.turn != nil && !gc.TURN.Enabled() {
+			gc.TURN.URLs, gc.TURN.Secret = turnURLs(a.turn), cfg.TURN.Secret
+		}
+		if err := gc.TURN.Validate(); err != nil {
+			return a, fmt.Errorf("gateway: %w", err)
 		}
 		if len(cfg.Regions) > 0 {
 			delays := map[string]time.Duration{}
@@ -193,7 +217,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			}
 			gc.Probe = probe.NewHandler(pc)
 		}
-		a.gw = server.New(gc, nc)
+		if a.gw, err = server.New(gc, nc); err != nil {
+			return a, fmt.Errorf("gateway: %w", err)
+		}
 		if err := a.gw.WatchHostLost(); err != nil {
 			return a, err
 		}
@@ -225,6 +251,21 @@ func (a *App) URL() string {
 	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
 }
 
+// turnURLs are the TURN URIs of a server running in this process, at its relay address (the
+// address players reach it at as well).
+func turnURLs(s *turn.Server) []string {
+	host := s.RelayIP().String()
+	hp := net.JoinHostPort(host, strconv.Itoa(s.Addr().(*net.UDPAddr).Port))
+	urls := []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
+	if ta, ok := s.TLSAddr().(*net.TCPAddr); ok {
+		urls = append(urls, "turns:"+net.JoinHostPort(host, strconv.Itoa(ta.Port))+"?transport=tcp")
+	}
+	return urls
+}
+
+// TURN returns the TURN server running in this process, or nil.
+func (a *App) TURN() *turn.Server { return a.turn }
+
 // Hosts returns the session hosts running in this process.
 func (a *App) Hosts() []*session.Host { return a.hosts }
 
@@ -243,8 +284,8 @@ func (a *App) NATSURL() string {
 func (a *App) ServeErr() <-chan error { return a.serveErr }
 
 // Close shuts down in the reverse order of start: hosts end their sessions (players are told
-// why), the gateway closes the websockets, the matchmaker leaves, NATS connections drain, and
-// the embedded NATS server stops. It is idempotent.
+// why), the gateway closes the websockets, the TURN server closes its relays, the matchmaker
+// leaves, NATS connections drain, and the embedded NATS server stops. It is idempotent.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
 	a.once.Do(func() {
@@ -259,6 +300,11 @@ func (a *App) Close(ctx context.Context) error {
 		}
 		if a.gw != nil {
 			if err := a.gw.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		}
+		if a.turn != nil { // after the hosts: their sessions' relays end with them
+			if err := a.turn.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -49,6 +49,20 @@ var (
 	FramesSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_frames_skipped_total", Help: "Frames not encoded because the pacer still held a backlog.",
 	}, []string{"host"})
+	AudioFrames = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_audio_frames_total", Help: "Opus frames encoded (sent or, in silence, left out by DTX).",
+	}, []string{"host"})
+	AudioDTXFrames = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_audio_dtx_frames_total", Help: "Opus frames not sent because they were silence (DTX).",
+	}, []string{"host"})
+	AudioBytes = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_audio_bytes_total", Help: "Opus payload bytes sent.",
+	}, []string{"host"})
+	AudioLatencySeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgeplay_audio_latency_seconds",
+		Help:    "Time from where an Opus frame's first sample belongs on the game's clock to its packet handed to the pacer.",
+		Buckets: []float64{.005, .01, .015, .02, .03, .04, .06, .1},
+	}, []string{"host"})
 	FramesByHeight = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_video_frames_total", Help: "Video frames sent, by encoded height (the resolution ladder's rung).",
 	}, []string{"host", "height"})
@@ -127,4 +141,32 @@ var (
 		Name: "edgeplay_player_rtt_seconds", Help: "Players' measured RTT to the data center they were placed in.",
 		Buckets: []float64{.005, .01, .02, .03, .04, .06, .08, .12, .2},
 	})
+)
+
+// TURN server (edgeplay turn, and the one inside up).
+var (
+	TURNAllocationsActive = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edgeplay_turn_allocations_active",
+		Help: "TURN relay allocations open now, by the client's transport to the server (udp, tcp, tls).",
+	}, []string{"transport"})
+	TURNAllocations = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_turn_allocations_total",
+		Help: "TURN relay allocations made, by the client's transport to the server (udp, tcp, tls).",
+	}, []string{"transport"})
+	TURNRelayedSessionsActive = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "edgeplay_turn_relayed_sessions_active",
+		Help: "Open TURN allocations that carry a session's media (more than 64 KiB relayed; ICE checks alone stay far below).",
+	})
+	TURNRelayedSessions = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "edgeplay_turn_relayed_sessions_total",
+		Help: "TURN allocations that carried a session's media (more than 64 KiB relayed).",
+	})
+	TURNRelayedBytes = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_turn_relayed_bytes_total",
+		Help: "Payload bytes the TURN server's relays sent to peers (to_peer: player to host) and received from them (from_peer).",
+	}, []string{"direction"})
+	TURNRejected = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_turn_rejected_total",
+		Help: "TURN requests refused, by reason (malformed, expired, realm, bad_password, quota, capacity, peer).",
+	}, []string{"reason"})
 )

@@ -70,7 +70,7 @@ func Permissions(r Role) *server.Permissions {
 
 // HostEvents are the event kinds a host publishes. Others (host_lost above all, on which
 // gateways end sessions) come from the matchmaker, and a host's user may not publish them.
-var HostEvents = []string{"host_started", "host_stopped", "host_draining", "host_undrained", "host_drained", "connected", "ended"}
+var HostEvents = []string{"host_started", "host_stopped", "host_draining", "host_undrained", "host_drained", "connected", "player_away", "player_back", "ended"}
 
 // HostPermissions is what the host id may publish and subscribe to: its own heartbeat and
 // subjects, host events, and messages to players. id "*" is any host (the shared host role).

@@ -422,3 +422,22 @@ func TestTentative(t *testing.T) {
 		t.Errorf("bind after WaitDAD: %v", err)
 	}
 }
+
+// LossPermille 1000 is a blackout: every UDP packet goes.
+func TestLossTotal(t *testing.T) {
+	l := New(t, Options{})
+	if err := l.Shape(ToPlayer, Shape{LossPermille: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	src, dst, to := flow(t, l, ToPlayer)
+	if got := sendCount(t, src, dst, to, 200); got != 0 {
+		t.Errorf("%d of 200 packets crossed a total blackout", got)
+	}
+	st, err := l.Stats(ToPlayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LossDrops != 200 {
+		t.Errorf("the loss counter says %d, want 200", st.LossDrops)
+	}
+}

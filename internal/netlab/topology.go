@@ -44,6 +44,10 @@ func lossTable(table, ifname string) string {
 }
 
 func lossRule(table, ifname string, permille int) string {
+	if permille >= 1000 { // every UDP packet (numgen's "< 1000" is out of nft's range)
+		return fmt.Sprintf("flush chain inet %s loss\nadd rule inet %s loss iifname %q meta l4proto udp counter name \"drops\" drop\n",
+			table, table, ifname)
+	}
 	return fmt.Sprintf("flush chain inet %s loss\nadd rule inet %s loss iifname %q meta l4proto udp numgen random mod 1000 < %d counter name \"drops\" drop\n",
 		table, table, ifname, permille)
 }

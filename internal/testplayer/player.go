@@ -66,9 +66,10 @@ type Player struct {
 	base string
 	pc   *webrtc.PeerConnection
 
-	wsMu sync.Mutex // serialises websocket writes
+	wsMu sync.Mutex // serialises websocket writes; guards ws, msgs and readDone
 
-	msgs chan protocol.Message // every server message except candidates, in order
+	msgs     chan protocol.Message // every server message except candidates, in order
+	readDone chan struct{}         // closed when the reader of the current socket returns
 
 	mu        sync.Mutex
 	frames    []Frame             // guarded by mu
@@ -87,6 +88,7 @@ type Player struct {
 	Placed        protocol.Message      // the "placed" message
 	seq           atomic.Uint32
 	received      atomic.Uint64 // access units
+	audioPackets  atomic.Uint64
 	bytes         atomic.Uint64
 
 	wg sync.WaitGroup
@@ -106,7 +108,7 @@ func Dial(ctx context.Context, base string, opts Options) (*Player, error) {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	p := &Player{
-		opts: opts, ws: ws, base: base, msgs: make(chan protocol.Message, 256),
+		opts: opts, ws: ws, base: base, msgs: make(chan protocol.Message, 256), readDone: make(chan struct{}),
 		dcOpen: make(chan struct{}), connected: make(chan struct{}),
 	}
 	p.wg.Go(p.readLoop)
@@ -279,6 +281,14 @@ func (p *Player) answer(sdp string) error {
 
 func (p *Player) readTrack(tr *webrtc.TrackRemote) {
 	codec := encoder.CodecH264
+	if tr.Kind() == webrtc.RTPCodecTypeAudio {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			p.audioPackets.Add(1)
+		}
+	}
 	var depacketizer rtp.Depacketizer = &codecs.H264Packet{}
 	isKey := hasIDR
 	if strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypeVP8) {
@@ -393,12 +403,16 @@ func (p *Player) Frames() []Frame {
 // Received is the number of H.264 access units received.
 func (p *Player) Received() uint64 { return p.received.Load() }
 
+// AudioPackets is the number of audio (Opus) RTP packets received.
+func (p *Player) AudioPackets() uint64 { return p.audioPackets.Load() }
+
 // SendInput sends ev with the next sequence number on the channel the protocol assigns to
 // its type, and returns the sequence number used.
 func (p *Player) SendInput(ev input.Event) (uint32, error) {
 	ev.Seq = p.seq.Add(1)
 	ev.Time = uint32(time.Now().UnixMilli())
-	return ev.Seq, p.SendRaw(ev.Type == input.MouseMove || ev.Type == input.Wheel, input.Append(nil, ev))
+	motion := ev.Type == input.MouseMove || ev.Type == input.Wheel || ev.Type == input.GamepadState
+	return ev.Seq, p.SendRaw(motion, input.Append(nil, ev))
 }
 
 // SendRaw sends arbitrary bytes on the motion (true) or input (false) channel.
@@ -439,8 +453,11 @@ func (p *Player) write(kind int, b []byte) error {
 
 // Next returns the next server message other than a candidate (candidates are applied).
 func (p *Player) Next(ctx context.Context) (protocol.Message, error) {
+	p.wsMu.Lock()
+	msgs := p.msgs
+	p.wsMu.Unlock()
 	select {
-	case m, ok := <-p.msgs:
+	case m, ok := <-msgs:
 		if !ok {
 			return protocol.Message{}, errors.New("websocket closed")
 		}
@@ -451,9 +468,13 @@ func (p *Player) Next(ctx context.Context) (protocol.Message, error) {
 }
 
 func (p *Player) readLoop() {
-	defer close(p.msgs)
+	p.wsMu.Lock()
+	ws, msgs, done := p.ws, p.msgs, p.readDone
+	p.wsMu.Unlock()
+	defer close(done)
+	defer close(msgs)
 	for {
-		_, b, err := p.ws.ReadMessage()
+		_, b, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
@@ -473,7 +494,7 @@ func (p *Player) readLoop() {
 			continue
 		}
 		select {
-		case p.msgs <- m:
+		case msgs <- m:
 		default: // nobody is listening; keep reading
 		}
 	}
@@ -503,6 +524,97 @@ func (p *Player) Close() {
 	if pc != nil {
 		_ = pc.GracefulClose()
 	}
-	_ = p.ws.Close()
+	p.wsMu.Lock()
+	ws := p.ws
+	p.wsMu.Unlock()
+	_ = ws.Close()
 	p.wg.Wait()
+}
+
+// DropSocket closes the websocket without "leave", as a network failure would, and waits for
+// the reader; the peer connection is left as it is.
+func (p *Player) DropSocket() {
+	p.wsMu.Lock()
+	ws, done := p.ws, p.readDone
+	p.wsMu.Unlock()
+	_ = ws.Close()
+	<-done
+}
+
+// Resume opens a new websocket to the same gateway and sends "resume" for session with token
+// in place of a join. It returns the gateway's answer: "resumed" (the socket now carries the
+// session) or an "error". Candidates and offers that follow arrive as usual (Next,
+// AcceptRestart).
+func (p *Player) Resume(ctx context.Context, session, token string) (protocol.Message, error) {
+	u := "ws" + strings.TrimPrefix(p.base, "http") + "/v1/play"
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{})
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return protocol.Message{}, fmt.Errorf("dial %s: %w", u, err)
+	}
+	p.wsMu.Lock()
+	old, done := p.ws, p.readDone
+	p.wsMu.Unlock()
+	_ = old.Close()
+	<-done // the old reader
+	p.wsMu.Lock()
+	p.ws, p.msgs, p.readDone = ws, make(chan protocol.Message, 256), make(chan struct{})
+	p.wsMu.Unlock()
+	p.wg.Go(p.readLoop)
+	if m, err := p.Next(ctx); err != nil {
+		return m, fmt.Errorf("waiting for welcome: %w", err)
+	} else if m.Type != protocol.TypeWelcome {
+		return m, fmt.Errorf("first message %q, want welcome", m.Type)
+	}
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeResume, Session: session, Token: token}); err != nil {
+		return protocol.Message{}, err
+	}
+	for {
+		m, err := p.Next(ctx)
+		if err != nil {
+			return m, err
+		}
+		switch m.Type {
+		case protocol.TypeResumed:
+			p.Session = session
+			return m, nil
+		case protocol.TypeError, protocol.TypeEnded:
+			return m, nil
+		}
+	}
+}
+
+// AcceptRestart applies an ICE-restart offer to the existing peer connection and sends the
+// answer; the connection keeps its tracks and data channels.
+func (p *Player) AcceptRestart(offer string) error {
+	p.mu.Lock()
+	pc := p.pc
+	p.mu.Unlock()
+	if pc == nil {
+		return errors.New("no peer connection to restart")
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fmt.Errorf("set restart offer: %w", err)
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return err
+	}
+	return p.SendJSON(protocol.Message{Type: protocol.TypeAnswer, SDP: ans.SDP})
+}
+
+// ConnectionState is the peer connection's state ("new" before the offer).
+func (p *Player) ConnectionState() webrtc.PeerConnectionState {
+	p.mu.Lock()
+	pc := p.pc
+	p.mu.Unlock()
+	if pc == nil {
+		return webrtc.PeerConnectionStateNew
+	}
+	return pc.ConnectionState()
 }

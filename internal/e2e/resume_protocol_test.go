@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/edgeplay/edgeplay/internal/app"
+	"github.com/edgeplay/edgeplay/internal/testplayer"
+	"github.com/edgeplay/edgeplay/protocol"
+)
+
+// hostSession returns the host's view of a session, and whether it exists.
+func hostSession(a *app.App, id string) (away bool, resumes uint64, ok bool) {
+	for _, s := range a.Hosts()[0].Sessions() {
+		if s.ID == id {
+			return s.Away, s.Resumes, true
+		}
+	}
+	return false, 0, false
+}
+
+// A player whose websocket drops takes its session back with its resume token: the same
+// session plays on. Wrong, replayed and another player's tokens are refused; an ICE restart
+// on request keeps the picture coming; a player who does not come back within the grace is
+// lost.
+func TestSessionResume(t *testing.T) {
+	a := startApp(t, appOpts{slots: 2, mutate: func(c *app.Config) { c.Hosts[0].ResumeGrace = 3 * time.Second }})
+	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
+	p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the game's sound (Opus packets)", func() bool { return p.AudioPackets() > 50 })
+	session, tok := p.Session, p.Placed.ResumeToken
+	if tok == "" {
+		t.Fatal("placed carries no resume_token")
+	}
+	other, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	refused := func(what, sess, token string) {
+		t.Helper()
+		q, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if err := q.SendJSON(protocol.Message{Type: protocol.TypeResume, Session: sess, Token: token}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := q.Next(ctxFor(t, 5*time.Second))
+		if err != nil || m.Type != protocol.TypeError || m.Code != protocol.CodeResumeInvalid {
+			t.Errorf("%s: got %+v, %v; want error resume_invalid", what, m, err)
+		}
+	}
+	refused("a forged token", session, tok[:len(tok)-2]+"AA")
+	refused("another player's session", other.Session, tok)
+	if away, _, ok := hostSession(a, session); !ok || away {
+		t.Fatalf("after refused resumes the session is there %v, away %v; want playing", ok, away)
+	}
+
+	// The websocket drops: the player is away, and comes back with its token.
+	p.DropSocket()
+	waitFor(t, 5*time.Second, "the host to mark the player away", func() bool { away, _, _ := hostSession(a, session); return away })
+	m, err := p.Resume(ctxFor(t, 5*time.Second), session, tok)
+	if err != nil || m.Type != protocol.TypeResumed || m.ResumeToken == "" || m.ResumeToken == tok || m.Session != session {
+		t.Fatalf("resume: %+v, %v; want resumed with a new token", m, err)
+	}
+	waitFor(t, 5*time.Second, "the player to be back", func() bool {
+		away, resumes, ok := hostSession(a, session)
+		return ok && !away && resumes == 1
+	})
+	refused("a used token", session, tok)
+	tok = m.ResumeToken
+
+	// An ICE restart on request: a new offer, answered on the same peer connection, and the
+	// picture keeps coming.
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeICERestart}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := p.AwaitOffer(ctxFor(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AcceptRestart(offer); err != nil {
+		t.Fatal(err)
+	}
+	before := p.Received()
+	waitFor(t, 5*time.Second, "frames after the ICE restart", func() bool { return p.Received() > before+30 })
+	if _, _, ok := hostSession(a, session); !ok {
+		t.Fatal("the session ended during the ICE restart")
+	}
+
+	// Dropped again and never back: lost after the grace (3 s here).
+	p.DropSocket()
+	dropped := time.Now()
+	waitFor(t, 10*time.Second, "the session to end", func() bool { _, _, ok := hostSession(a, session); return !ok })
+	if d := time.Since(dropped); d < 2500*time.Millisecond {
+		t.Errorf("the session ended %v after the drop, before the 3 s grace", d)
+	}
+	m, err = p.Resume(ctxFor(t, 5*time.Second), session, tok)
+	if err != nil || m.Type != protocol.TypeError || m.Code != protocol.CodeSessionNotFound {
+		t.Errorf("resume after the grace: %+v, %v; want error session_not_found", m, err)
+	}
+	if _, _, ok := hostSession(a, other.Session); !ok {
+		t.Error("the other player's session ended")
+	}
+}
