@@ -107,7 +107,7 @@ import { TouchControls } from "./touch.js";
 import { loadSound, saveSound } from "./sound.js";
 import { MARKER_HEIGHT, MARKER_WIDTH, markerCovers, readMarker } from "./marker.js";
 import { StatsSampler, formatMedia, formatMs, formatPlacement, formatStats, percentile, queueText } from "./stats.js";
-import { Act, GIVE_UP_MS, Recovery, TICK_MS, readToken, resumeMessage } from "./resume.js";
+import { Act, GIVE_UP_MS, Recovery, STALL_MS, TICK_MS, readToken, resumeMessage } from "./resume.js";
 
 const STREAM_WIDTH = 1280; // the marker is defined in pixels of a 1280×720 frame
 const STREAM_HEIGHT = 720;
@@ -643,6 +643,16 @@ export class EdgeplayPlayer extends EventTarget {
 
   // ---- resume (resume.js decides, this does) ----
 
+  // A playing, visible page whose peer connection says connected but presents no frame for
+  // STALL_MS has a dead path ICE has not noticed (resume.js, "stalled"): reconnect.
+  #checkStall(s) {
+    if (this.s !== s || this.info.state !== "playing" || !s.token || document.hidden || !s.lastFrameAt) return;
+    const now = performance.now();
+    if (now - s.lastFrameAt < STALL_MS) return;
+    s.rc.stall(now);
+    this.#startReconnect(s, "the video stopped");
+  }
+
   // Enters (or stays in) state "reconnecting" and acts on the drop at once, then every TICK_MS.
   #startReconnect(s, why) {
     if (this.info.state !== "reconnecting") {
@@ -1059,6 +1069,7 @@ export class EdgeplayPlayer extends EventTarget {
       s.connected = true;
       this.#startPads(s);
       s.timers.push(setInterval(() => this.#sampleStats(s), 1000));
+      s.timers.push(setInterval(() => this.#checkStall(s), 500));
       s.timers.push(setTimeout(() => {
         if (this.s !== s || this.info.framesDecoded > 0 || this.info.state === "reconnecting") return;
         this.#banner("error", NO_VIDEO); // the session stays up: a late first frame clears it
@@ -1150,6 +1161,7 @@ export class EdgeplayPlayer extends EventTarget {
 
   #onFrame(now, width, height) {
     const info = this.info;
+    if (this.s) this.s.lastFrameAt = performance.now();
     info.framesDecoded++;
     info.videoWidth = width;
     info.videoHeight = height;

@@ -22,6 +22,11 @@
 //                   came back itself, or FRAME_WAIT_MS passed (a hidden tab presents no frames:
 //                   at once). A peer connection that never connected needs only the websocket:
 //                   the usual set-up goes on.
+//   stalled         the peer connection says "connected" but no frame came for STALL_MS in a
+//                   visible page (player.js calls stall): the path is dead without ICE having
+//                   noticed, as when the player's address changed and the browser keeps
+//                   answering checks on a new one. An ICE restart at once, again every
+//                   ICE_REPEAT_MS, until a frame is presented.
 //   give up         GIVE_UP_MS after the drop began.
 
 /** How long the page tries before it gives the session up (the host's grace is 20 s). */
@@ -41,6 +46,8 @@ export const ICE_REPEAT_MS = 5_000;
  * not call the session back while no video arrives.
  */
 export const FRAME_WAIT_MS = 10_000;
+/** A visible page whose connected peer connection presents no frame this long has stalled. */
+export const STALL_MS = 3_000;
 /** How often player.js asks what to do while a drop lasts. */
 export const TICK_MS = 250;
 /** The longest resume token a client sends (PROTOCOL.md: ≤ 512 bytes). */
@@ -82,6 +89,7 @@ export class Recovery {
     this.cameBack = false; // the peer connection left "connected" and came back during this drop
     this.framed = false; // a frame was presented since the websocket came back, during this drop
     this.lastRestart = -Infinity; // when ice_restart was last sent (or resumed came)
+    this.stalled = false; // this drop is a stall: connected, but no frames
   }
 
   /** Whether a drop is being recovered from. */
@@ -95,6 +103,12 @@ export class Recovery {
     this.since = now;
     this.framed = false;
     this.cameBack = false;
+  }
+
+  /** The video stalled while the peer connection says connected: a drop begins. */
+  stall(now) {
+    this.begin(now);
+    this.stalled = true;
   }
 
   /** The websocket that carried the session closed: a drop begins, and a new one opens at once. */
@@ -168,6 +182,10 @@ export class Recovery {
       const due = this.pc === "failed" || (this.badSince !== null && now - this.badSince >= ICE_WAIT_MS);
       return due && now - this.lastRestart >= ICE_REPEAT_MS ? Act.ICERestart : Act.Wait;
     }
+    if (this.stalled) {
+      if (this.framed) return Act.Recovered;
+      return now - this.lastRestart >= ICE_REPEAT_MS ? Act.ICERestart : Act.Wait;
+    }
     if (this.framed || this.cameBack || hidden || now - this.upAt >= FRAME_WAIT_MS) return Act.Recovered;
     return Act.Wait;
   }
@@ -178,6 +196,7 @@ export class Recovery {
     this.since = null;
     this.framed = false;
     this.cameBack = false;
+    this.stalled = false;
     return took;
   }
 }

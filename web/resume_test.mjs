@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 
 import {
   ATTEMPT_MS, Act, FRAME_WAIT_MS, GIVE_UP_MS, ICE_REPEAT_MS, ICE_WAIT_MS, MAX_TOKEN_BYTES, RETRY_MS,
-  Recovery, readToken, resumeMessage,
+  Recovery, STALL_MS, readToken, resumeMessage,
 } from "./resume.js";
 
 test("the numbers are PROTOCOL.md's", () => {
@@ -243,4 +243,21 @@ test("a 15 s blackout: when ice_restart goes out", () => {
   assert.deepEqual(sent, [6500, 11_500, 16_500]);
   assert.equal(r.dropped, true, "back only when the peer connection is");
   assert.equal(r.next(17_000), Act.Recovered);
+});
+
+test("a stall (connected, no frames): ice_restart at once, again every ICE_REPEAT_MS, back at the next frame", () => {
+  assert.equal(STALL_MS, 3000);
+  const r = playing();
+  r.stall(4000);
+  assert.equal(r.next(4000), Act.ICERestart);
+  r.iceRestartSent(4000);
+  assert.equal(r.next(4000 + ICE_REPEAT_MS - 1), Act.Wait);
+  assert.equal(r.next(4000 + FRAME_WAIT_MS), Act.ICERestart, "no frame: the wait for one does not call it back");
+  r.iceRestartSent(4000 + FRAME_WAIT_MS);
+  r.pcState("connected", 15000); // still "connected", as it was all along
+  assert.equal(r.next(15000), Act.Wait);
+  r.frame();
+  assert.equal(r.next(15100), Act.Recovered);
+  assert.equal(r.recovered(15100), 11100);
+  assert.equal(r.stalled, false);
 });

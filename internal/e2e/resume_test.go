@@ -125,14 +125,20 @@ func applyInput(tb testing.TB, ctx context.Context) int {
 // Play: same id and host, one join in all, one peer connection, the same timeline origin.
 func checkSameSession(t *testing.T, before, after resumePage) {
 	t.Helper()
+	checkSameSessionNoResume(t, before, after)
+	if after.count("resume") < 1 {
+		t.Errorf("the page sent no resume: %v", after.Sent)
+	}
+}
+
+// checkSameSessionNoResume is checkSameSession for a drop the websocket survived.
+func checkSameSessionNoResume(t *testing.T, before, after resumePage) {
+	t.Helper()
 	if after.SessionID != before.SessionID || after.Host != before.Host {
 		t.Errorf("after the drop: session %q on %q, want the same %q on %q", after.SessionID, after.Host, before.SessionID, before.Host)
 	}
 	if n := after.count("join"); n != 1 {
 		t.Errorf("the page sent %d joins (%v), want 1: the session was resumed, not played again", n, after.Sent)
-	}
-	if after.count("resume") < 1 {
-		t.Errorf("the page sent no resume: %v", after.Sent)
 	}
 	if after.PCs != 1 {
 		t.Errorf("the page made %d RTCPeerConnections, want 1 (an ICE restart keeps it)", after.PCs)
@@ -425,4 +431,82 @@ func TestLabResumeGraceEnds(t *testing.T) {
 	if p.PageStatus != "session ended" {
 		t.Errorf("page status %q, want session ended", p.PageStatus)
 	}
+}
+
+// dropAddress drops, in the host namespace, every UDP packet from or to addr (netdev hooks
+// on the link, as blackout): the player's old network is gone, but TCP (the host's NATS
+// connection) passes.
+func dropAddress(tb testing.TB, lab *netlab.Lab, addr string) {
+	tb.Helper()
+	dev := strconv.Quote(netlab.HostInterface)
+	rules := "table netdev " + blackoutTable + " {\n" +
+		"\tcounter dropped {}\n" +
+		"\tchain in { type filter hook ingress device " + dev + " priority 0; policy accept;\n" +
+		"\t\tip saddr " + addr + " ip protocol udp counter name \"dropped\" drop\n\t}\n" +
+		"\tchain out { type filter hook egress device " + dev + " priority 0; policy accept;\n" +
+		"\t\tip daddr " + addr + " ip protocol udp counter name \"dropped\" drop\n\t}\n" +
+		"}\n"
+	nftInLab(tb, lab, rules, "-f", "-")
+}
+
+// A player whose address changes (a new network: Wi-Fi to 4G) keeps its session: the old
+// address stops working, a new one appears, the page asks for an ICE restart, and the media
+// comes back over the new address, in the same session.
+func TestLabResumeNewAddress(t *testing.T) {
+	chromePath(t)
+	lab := netlab.New(t, netlab.Options{})
+	s := startLabSystem(t, lab, labHost{})
+	ctx, closeBrowser := startBrowser(t)
+	defer closeBrowser()
+	hookPlaySockets(t, ctx)
+	before := playPage(t, ctx, s.app.URL())
+	marker := applyInput(t, ctx)
+
+	newAddr, err := lab.MovePlayer(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropAddress(t, lab, lab.PlayerIP.String())
+	moved := time.Now()
+	waitJS(t, ctx, `edgeplay.state === "reconnecting"`, 15*time.Second)
+	waitJS(t, ctx, `edgeplay.state === "playing"`, 30*time.Second)
+	frames := evalJS[int](t, ctx, `edgeplay.framesDecoded`)
+	waitJS(t, ctx, `edgeplay.framesDecoded >= `+strconv.Itoa(frames+60), 10*time.Second)
+	local := selectedLocalAddr(t, ctx)
+	after := readPage(t, ctx)
+	t.Logf("playing again %v after the address changed, over %s; %v", time.Since(moved).Round(100*time.Millisecond), local, after)
+	checkSameSessionNoResume(t, before, after)
+	if local != newAddr.String() {
+		t.Errorf("the media flows from %q, want the new address %s", local, newAddr)
+	}
+	if after.ICERestarts < 1 {
+		t.Errorf("no ICE restart was asked for: %v", after)
+	}
+	if after.LastMarker != marker {
+		t.Errorf("after the move the game shows input %d, want %d: its state was not kept", after.LastMarker, marker)
+	}
+	if n := blackoutDropped(t, lab); n == 0 {
+		t.Error("nothing was dropped from the old address")
+	}
+}
+
+// selectedLocalAddr is the browser's address in the selected candidate pair.
+func selectedLocalAddr(tb testing.TB, ctx context.Context) string {
+	tb.Helper()
+	const js = `(async () => {
+		const r = await window.__pcs[0].getStats();
+		let pair = null, locals = {};
+		r.forEach(s => {
+			if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s;
+			if (s.type === "local-candidate") locals[s.id] = s.address;
+		});
+		return pair ? locals[pair.localCandidateId] || "" : "";
+	})()`
+	ctx2, cancel := context.WithTimeout(ctx, jsTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx2, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.Fatalf("getStats: %v", err)
+	}
+	return s
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,4 +153,26 @@ func (l *Lab) close(ctx context.Context) error {
 	}
 	del("", "ip", "netns", "del", l.HostNS)
 	return errors.Join(errs...)
+}
+
+// MovePlayer changes the root namespace's primary address on the link, as a player's network
+// change (Wi-Fi to 4G) changes its address: PlayerIP's next address in the link's /24 becomes
+// the link's primary address, the one a browser uses, and is returned. PlayerIP stays as a
+// secondary address, so that connections the host holds to services on it (NATS) carry on;
+// to make the old address useless for media, drop its UDP in the host namespace. The change
+// goes with the link when the lab closes.
+func (l *Lab) MovePlayer(ctx context.Context) (netip.Addr, error) {
+	addr := l.PlayerIP.Next()
+	oldP, newP := netip.PrefixFrom(l.PlayerIP, 24).String(), netip.PrefixFrom(addr, 24).String()
+	for _, args := range [][]string{
+		{"sysctl", "-qw", "net.ipv4.conf." + l.rootIf + ".promote_secondaries=1"},
+		{"ip", "addr", "add", newP, "dev", l.rootIf},
+		{"ip", "addr", "del", oldP, "dev", l.rootIf}, // the new one is promoted
+		{"ip", "addr", "add", oldP, "dev", l.rootIf},
+	} {
+		if _, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+			return netip.Addr{}, fmt.Errorf("netlab: move the player to %v: %s: %w", addr, strings.Join(args, " "), err)
+		}
+	}
+	return addr, nil
 }
