@@ -43,6 +43,8 @@ bench:
 	$(GO) test -count=1 -run TestBrowserPlay -v ./internal/e2e/ | grep -E 'click-to-photon|^(ok|FAIL|---)'
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkPlayFirstFrame$$' -benchtime 1x ./internal/e2e/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkAudioPath$$' -benchtime 1x ./internal/e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLabResume$$' -benchtime 1x ./internal/e2e/
+	$(GO) run ./cmd/edgebench density -audio=false
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLab(Edgeplay|Reference)$$' -benchtime 1x -timeout 180m ./internal/e2e/
 
 ## fuzz: run every fuzz target for FUZZTIME each

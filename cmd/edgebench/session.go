@@ -25,19 +25,36 @@ func init() {
 }
 
 // startSystem runs the whole system in-process on loopback with one host of slots slots.
-func startSystem(ctx context.Context, slots int, size string, fps int) (*app.App, error) {
+func startSystem(ctx context.Context, slots int, size string, fps int, audio bool) (*app.App, error) {
 	var w, h int
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
 		return nil, fmt.Errorf("size %q: want WxH", size)
+	}
+	factory := demo.Factory
+	if !audio {
+		factory = silentFactory(factory)
 	}
 	return app.Start(ctx, app.Config{
 		GatewayAddr: "127.0.0.1:0", Matchmaker: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hosts: []session.Config{{
-			ID: "bench-host", Slots: slots, Games: map[string]game.Factory{"demo": demo.Factory},
+			ID: "bench-host", Slots: slots, Games: map[string]game.Factory{"demo": factory},
 			Width: w, Height: h, FPS: fps, UDPAddr: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond,
 		}},
 	})
+}
+
+// silent hides a game's sound (and rumble): the host then sends video only.
+type silent struct{ game.Game }
+
+func silentFactory(f game.Factory) game.Factory {
+	return func(c game.Config) (game.Game, error) {
+		g, err := f(c)
+		if err != nil {
+			return nil, err
+		}
+		return silent{g}, nil
+	}
 }
 
 // connect starts n players and waits until all of them are playing.
@@ -91,7 +108,7 @@ func runLatency(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := startSystem(ctx, 1, *size, *fps)
+	a, err := startSystem(ctx, 1, *size, *fps, true)
 	if err != nil {
 		return err
 	}
@@ -131,15 +148,20 @@ func runDensity(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	size := fs.String("size", "1280x720", "video size")
 	fps := fs.Int("fps", 60, "frames per second")
 	minFPS := fs.Float64("min-fps", 58, "every session must deliver at least this")
+	audio := fs.Bool("audio", true, "the demo's sound on (an Opus track per session); false: video only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "## Density: concurrent %s@%d sessions on one host\n\n%s\n\n", *size, *fps, machineLine())
+	what := "with the demo's sound (Opus, 96 kbit/s, 10 ms frames)"
+	if !*audio {
+		what = "video only (-audio=false)"
+	}
+	fmt.Fprintf(stdout, "## Density: concurrent %s@%d sessions on one host, %s\n\n%s\n\n", *size, *fps, what, machineLine())
 	fmt.Fprintf(stdout, "Players are pion peers in the same process (they receive and depacketize, they do not decode), so they share the CPU with the host.\n\n")
 	fmt.Fprintf(stdout, "| sessions | min fps | mean fps | frames dropped by the host | server latency p50 | p99 |\n|---|---|---|---|---|---|\n")
 	best := 0
 	for n := 1; n <= *maxN; n++ {
-		minF, meanF, dropped, p50, p99, err := densityStep(ctx, n, *size, *fps, *dur)
+		minF, meanF, dropped, p50, p99, err := densityStep(ctx, n, *size, *fps, *dur, *audio)
 		if err != nil {
 			return err
 		}
@@ -153,8 +175,8 @@ func runDensity(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-func densityStep(ctx context.Context, n int, size string, fps int, dur time.Duration) (minF, meanF, dropped float64, p50, p99 time.Duration, err error) {
-	a, err := startSystem(ctx, n, size, fps)
+func densityStep(ctx context.Context, n int, size string, fps int, dur time.Duration, audio bool) (minF, meanF, dropped float64, p50, p99 time.Duration, err error) {
+	a, err := startSystem(ctx, n, size, fps, audio)
 	if err != nil {
 		return 0, 0, 0, 0, 0, err
 	}
