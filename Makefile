@@ -45,6 +45,7 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkAudioPath$$' -benchtime 1x ./internal/e2e/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLabResume$$' -benchtime 1x ./internal/e2e/
 	$(GO) run ./cmd/edgebench density -audio=false
+	$(GO) run ./cmd/edgebench turn -runs 3
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLab(Edgeplay|Reference)$$' -benchtime 1x -timeout 180m ./internal/e2e/
 
 ## fuzz: run every fuzz target for FUZZTIME each

@@ -111,6 +111,12 @@ func (s *Session) onICERestart() {
 
 func (s *Session) iceRestart() {
 	s.lastRestart = time.Now()
+	if s.State() == StatePlaying {
+		// A player who asks for a new path has no working one: away until the peer
+		// connection is connected again. (The restart resets ICE to checking, so the
+		// disconnected state that would say so may never come.)
+		s.away("the player asked for an ICE restart")
+	}
 	if s.peer.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		if ld := s.peer.LocalDescription(); ld != nil {
 			s.h.sendToClient(s.id, protocol.Message{Type: protocol.TypeOffer, SDP: ld.SDP})

@@ -180,6 +180,12 @@ func (s *Session) run() {
 					return protocol.ReasonTimeout, fmt.Sprintf("player did not connect within %s", cfg.ReserveTimeout)
 				}
 			case <-s.graceC:
+				if s.peer != nil && s.peer.ConnectionState() == webrtc.PeerConnectionStateConnected {
+					// The media path works (its "connected" may have come before the
+					// away, around an ICE restart): the player is there.
+					s.back("the peer connection is connected at the end of the grace")
+					continue
+				}
 				return protocol.ReasonPlayerLost, fmt.Sprintf("away for %s (%s)", cfg.ResumeGrace, s.awayWhy)
 			case <-idleCheck.C:
 				if s.State() == StatePlaying && s.awayWhy == "" && time.Since(time.Unix(0, s.lastInput.Load())) > cfg.IdleTimeout {

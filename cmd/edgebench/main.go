@@ -2,6 +2,10 @@
 // docs/BENCHMARKS.md. Each measurement is a subcommand in its own file:
 //
 //	edgebench encoder [flags]   H.264 encoding of demo-game frames, against ffmpeg
+//	edgebench turn [flags]      the TURN relay's CPU per Mbit/s relayed
+//
+// and the session and matchmaker measurements (latency, density, placement, heartbeats,
+// memory).
 //
 // Run "edgebench <command> -h" for the flags of a command.
 package main
