@@ -92,6 +92,9 @@ type playConn struct {
 	gen        atomic.Uint64
 	left       atomic.Bool
 	superseded atomic.Bool
+	// awayOnClose: the gateway is shutting down under a placed session, which the player
+	// takes back through another gateway; the host is told "away", not "leave".
+	awayOnClose atomic.Bool
 }
 
 // Write buffers come from a pool and are held only while a message is written: most players
@@ -723,7 +726,7 @@ func (c *playConn) teardown() {
 	switch {
 	case c.superseded.Load():
 		// A newer connection of the player carries the session now.
-	case host != "" && !c.ended.Load() && !c.left.Load() && !c.closing.Load():
+	case host != "" && !c.ended.Load() && !c.left.Load() && (!c.closing.Load() || c.awayOnClose.Load()):
 		// The socket went without a leave: the player may come back (resume). The host
 		// waits for its grace.
 		c.toHost(host, protocol.Message{Type: protocol.TypeAway})
@@ -753,6 +756,9 @@ func (c *playConn) teardown() {
 
 // shutdown is called by Server.Shutdown: tell the player, then close.
 func (c *playConn) shutdown() {
+	if c.hostID() != "" && !c.ended.Load() {
+		c.awayOnClose.Store(true) // the player resumes through another gateway
+	}
 	c.sendErr(protocol.Errorf(protocol.CodeShuttingDown, ""), websocket.CloseGoingAway)
 	// The writer closes the socket after the message; if it is stuck, force it.
 	time.AfterFunc(time.Second, c.finish)

@@ -615,7 +615,11 @@ export class EdgeplayPlayer extends EventTarget {
       }
       case "error": {
         const text = msg.message || msg.code || "unknown error";
-        if (FATAL_CODES.has(msg.code) || this.info.state === "finding" || this.info.state === "queued") {
+        if (msg.code === "shutting_down" && s.token) {
+          // This gateway is going (a restart): the session lives on the host, and the socket's
+          // close takes it back through another gateway (#onSocketClose).
+          s.lastError = text;
+        } else if (FATAL_CODES.has(msg.code) || this.info.state === "finding" || this.info.state === "queued") {
           this.#finish(s, msg.code, "error", text); // the server closes the socket next
         } else {
           s.lastError = text; // the session goes on

@@ -7,6 +7,7 @@ import (
 	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/internal/testplayer"
 	"github.com/edgeplay/edgeplay/protocol"
+	"github.com/edgeplay/edgeplay/server"
 )
 
 // hostSession returns the host's view of a session, and whether it exists.
@@ -125,4 +126,45 @@ func TestSessionResume(t *testing.T) {
 	if _, _, ok := hostSession(a, other.Session); !ok {
 		t.Error("the other player's session ended")
 	}
+}
+
+// A gateway that shuts down (a rolling update) does not end its players' sessions: the host
+// hears "away", and the player takes the session back through another gateway that shares
+// the resume secret.
+func TestResumeThroughAnotherGateway(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	sys := startApp(t, appOpts{mutate: func(c *app.Config) { c.Gateway.ResumeSecret, c.NATSAuth = secret, false }})
+	defer func() { _ = sys.Close(ctxFor(t, 10*time.Second)) }()
+	gwA, err := app.Start(ctxFor(t, 20*time.Second), app.Config{
+		NATSURL: sys.NATSURL(), GatewayAddr: "127.0.0.1:0", Logger: testLogger(),
+		Gateway: server.Config{ResumeSecret: secret},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testplayer.Dial(ctxFor(t, 5*time.Second), gwA.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	session, tok := p.Session, p.Placed.ResumeToken
+
+	if err := gwA.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the host to mark the player away", func() bool { away, _, _ := hostSession(sys, session); return away })
+	p.UseGateway(sys.URL())
+	m, err := p.Resume(ctxFor(t, 5*time.Second), session, tok)
+	if err != nil || m.Type != protocol.TypeResumed {
+		t.Fatalf("resume through the other gateway: %+v, %v", m, err)
+	}
+	waitFor(t, 5*time.Second, "the player to be back", func() bool {
+		away, resumes, ok := hostSession(sys, session)
+		return ok && !away && resumes == 1
+	})
+	before := p.Received()
+	waitFor(t, 5*time.Second, "frames after the resume", func() bool { return p.Received() > before+30 })
 }

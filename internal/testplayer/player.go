@@ -531,6 +531,10 @@ func (p *Player) Close() {
 	p.wg.Wait()
 }
 
+// UseGateway makes later Resume calls dial base (http://host:port) instead of the gateway the
+// player first dialled: another replica.
+func (p *Player) UseGateway(base string) { p.base = base }
+
 // DropSocket closes the websocket without "leave", as a network failure would, and waits for
 // the reader; the peer connection is left as it is.
 func (p *Player) DropSocket() {
