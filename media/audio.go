@@ -293,8 +293,11 @@ func (a *AudioSender) Run(ctx context.Context) error {
 			if !ok {
 				break
 			}
-			if base.IsZero() {
+			switch {
+			case base.IsZero():
 				base = start
+			case start.Before(base): // a game clock that went back: carry on after the last frame
+				tsBase, base = pkt.Timestamp+uint32(samples), start
 			}
 			// RTP time follows the game's clock, as the video's does, breaks included.
 			pkt.Timestamp = tsBase + rtpTime(start.Sub(base), encoder.OpusRate)
