@@ -650,8 +650,12 @@ export class EdgeplayPlayer extends EventTarget {
   // A playing, visible page whose peer connection says connected but presents no frame for
   // STALL_MS has a dead path ICE has not noticed (resume.js, "stalled"): reconnect.
   #checkStall(s) {
-    if (this.s !== s || this.info.state !== "playing" || !s.token || document.hidden || !s.lastFrameAt) return;
+    if (this.s !== s || this.info.state !== "playing" || !s.token || !s.lastFrameAt) return;
     const now = performance.now();
+    if (document.hidden) {
+      s.lastFrameAt = now; // a hidden page presents no frames: its clock starts when it shows again
+      return;
+    }
     if (now - s.lastFrameAt < STALL_MS) return;
     s.rc.stall(now);
     this.#startReconnect(s, "the video stopped");
