@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./probe/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHeartbeat$$' -fuzztime $(FUZZTIME) ./matchmaker/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEventsQuery$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./gameproto/
 
 ## lint: golangci-lint v2 (installed from the Go module proxy on first use)
 lint:
