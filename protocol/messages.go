@@ -90,6 +90,13 @@ const (
 	ReasonKicked           Reason = "kicked"
 	ReasonShutdown         Reason = "shutdown"
 	ReasonError            Reason = "error"
+	// The game's own ends (a game that runs as its own process: package gameproc,
+	// docs/SDK.md). A game that breaks the protocol (a malformed or unexpected message)
+	// ends game_crashed too; the detail says which.
+	ReasonGameEnded       Reason = "game_ended"        // the game ended the session itself (ending); detail: its result
+	ReasonGameStartFailed Reason = "game_start_failed" // the game's process did not start or never became ready
+	ReasonGameCrashed     Reason = "game_crashed"      // the game's process exited, sent fatal, or broke the protocol
+	ReasonGameHung        Reason = "game_hung"         // the game stopped sending frames or taking messages
 )
 
 // Candidate is an ICE candidate as the browser's RTCIceCandidateInit has it.

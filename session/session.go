@@ -57,7 +57,7 @@ type Session struct {
 
 	inbox   chan inboxMsg
 	pcState chan webrtc.PeerConnectionState
-	stopReq chan protocol.Reason // capacity 1: the host asks the session to end
+	stopReq chan stopMsg // capacity 1: the host (or the pipeline) asks the session to end
 
 	state atomic.Value // string
 
@@ -107,7 +107,7 @@ func newSession(h *Host, id, gameName string, factory game.Factory) *Session {
 		log:     h.log.With("session", id),
 		inbox:   make(chan inboxMsg, 64),
 		pcState: make(chan webrtc.PeerConnectionState, 16),
-		stopReq: make(chan protocol.Reason, 1),
+		stopReq: make(chan stopMsg, 1),
 		limiter: rate.NewLimiter(rate.Limit(h.cfg.InputRate), h.cfg.InputBurst),
 	}
 	s.state.Store(StateReserved)
@@ -147,10 +147,21 @@ func (s *Session) deliver(m protocol.Message, msg *nats.Msg) {
 	}
 }
 
+// stopMsg is a request to end the session: the reason and its detail (for the log and the
+// "ended" event).
+type stopMsg struct {
+	reason protocol.Reason
+	detail string
+}
+
 // stop asks the session to end with reason; it returns at once.
-func (s *Session) stop(reason protocol.Reason) {
+func (s *Session) stop(reason protocol.Reason) { s.stopWith(reason, "") }
+
+// stopWith asks the session to end with reason and detail; it returns at once. The first
+// request wins.
+func (s *Session) stopWith(reason protocol.Reason, detail string) {
 	select {
-	case s.stopReq <- reason:
+	case s.stopReq <- stopMsg{reason, detail}:
 	default: // a stop is already pending
 	}
 }
@@ -174,7 +185,7 @@ func (s *Session) run() {
 		for {
 			select {
 			case r := <-s.stopReq:
-				return r, ""
+				return r.reason, r.detail
 			case <-reserve.C:
 				if s.State() != StatePlaying {
 					return protocol.ReasonTimeout, fmt.Sprintf("player did not connect within %s", cfg.ReserveTimeout)
@@ -295,6 +306,14 @@ func endText(r protocol.Reason) string {
 		return "an operator ended the session"
 	case protocol.ReasonShutdown:
 		return "the game host is shutting down"
+	case protocol.ReasonGameEnded:
+		return "the game ended"
+	case protocol.ReasonGameStartFailed:
+		return "the game could not be started"
+	case protocol.ReasonGameCrashed:
+		return "the game crashed"
+	case protocol.ReasonGameHung:
+		return "the game stopped responding"
 	}
 	return "the session ended because of an error on the host"
 }

@@ -207,8 +207,13 @@ func (s *Session) start() error {
 	s.cancel = cancel
 	s.pipeline.Go(func() {
 		if err := g.Run(ctx, video.Put); err != nil {
-			s.log.Error("game stopped", "err", err)
-			s.stop(protocol.ReasonError)
+			reason, detail := gameEnd(err)
+			if reason == protocol.ReasonGameEnded {
+				s.log.Info("the game ended the session", "detail", detail)
+			} else {
+				s.log.Error("game stopped", "reason", reason, "err", err)
+			}
+			s.stopWith(reason, detail)
 		}
 	})
 	s.pipeline.Go(func() {

@@ -134,6 +134,10 @@ const END_TEXT = {
   kicked: ["info", "an operator ended the session"],
   shutdown: ["info", "the game host shut down; press Play for a new session"],
   error: ["error", "the game host hit an unexpected error"],
+  game_ended: ["info", "the game ended; press Play to play again"],
+  game_start_failed: ["error", "the game could not be started on the host; try again later"],
+  game_crashed: ["error", "the game crashed; press Play for a new session"],
+  game_hung: ["error", "the game stopped responding; press Play for a new session"],
 };
 
 const NO_VIDEO = "connected, but no video arrived within 10 s — the host may not be sending video, or UDP packets are being dropped";

@@ -18,7 +18,7 @@
 //                   `resumed` counts as one: the host sends its own restart offer then when its
 //                   side is not connected.
 //   back            the websocket is up and the peer connection connected, and the video shows
-//                   it: a frame presented since the websocket came back, or the peer connection
+//                   it: FRAMES_BACK frames presented since the websocket came back, or the peer connection
 //                   came back itself, or FRAME_WAIT_MS passed (a hidden tab presents no frames:
 //                   at once). A peer connection that never connected needs only the websocket:
 //                   the usual set-up goes on.
@@ -46,6 +46,11 @@ export const ICE_REPEAT_MS = 5_000;
  * not call the session back while no video arrives.
  */
 export const FRAME_WAIT_MS = 10_000;
+/**
+ * Frames presented since the websocket came back that show the video is back. One is not
+ * enough: a blackout leaves a few frames in the browser's pipeline, presented just after.
+ */
+export const FRAMES_BACK = 10;
 /** A visible page whose connected peer connection presents no frame this long has stalled. */
 export const STALL_MS = 3_000;
 /** How often player.js asks what to do while a drop lasts. */
@@ -87,7 +92,8 @@ export class Recovery {
     this.everConnected = false; // the peer connection was connected once
     this.badSince = null; // when the connected peer connection left "connected"; null: connected
     this.cameBack = false; // the peer connection left "connected" and came back during this drop
-    this.framed = false; // a frame was presented since the websocket came back, during this drop
+    this.framed = false; // FRAMES_BACK frames were presented since the websocket came back, during this drop
+    this.frames = 0; // frames presented since the websocket came back, during this drop
     this.lastRestart = -Infinity; // when ice_restart was last sent (or resumed came)
     this.stalled = false; // this drop is a stall: connected, but no frames
   }
@@ -102,6 +108,7 @@ export class Recovery {
     if (this.since !== null) return;
     this.since = now;
     this.framed = false;
+    this.frames = 0;
     this.cameBack = false;
   }
 
@@ -117,6 +124,7 @@ export class Recovery {
     this.link = "down";
     this.nextAttempt = now;
     this.framed = false;
+    this.frames = 0;
   }
 
   /** The network is said to be back (window "online"): the next attempt need not wait. */
@@ -142,6 +150,7 @@ export class Recovery {
     this.link = "up";
     this.upAt = now;
     this.framed = false;
+    this.frames = 0;
     // The host sends a restart offer itself when its side is not connected.
     this.lastRestart = now;
   }
@@ -168,7 +177,9 @@ export class Recovery {
 
   /** A video frame was presented. */
   frame() {
-    if (this.since !== null && this.link === "up") this.framed = true;
+    if (this.since === null || this.link !== "up") return;
+    this.frames++;
+    if (this.frames >= FRAMES_BACK) this.framed = true;
   }
 
   /** What to do now; hidden: the page is not visible (it presents no frames). */
@@ -195,6 +206,7 @@ export class Recovery {
     const took = this.since === null ? 0 : now - this.since;
     this.since = null;
     this.framed = false;
+    this.frames = 0;
     this.cameBack = false;
     this.stalled = false;
     return took;

@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeplay/edgeplay/game"
-	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/probe"
@@ -110,7 +108,9 @@ func run(args []string, stderr io.Writer) error {
 		turnTTL     = fs.Duration("turn-ttl", server.DefaultTURNTTL, "how long a player's TURN credentials allow a new relay (gateway, up)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat   = fs.String("log-format", "text", "text or json")
+		gameArgs    gameFlags
 	)
+	fs.Var(&gameArgs, "game", "a game that runs as its own process, beside the built-in demo: ID=COMMAND, COMMAND a program's path and its arguments separated by spaces (no quoting); repeatable (up, host; docs/SDK.md)")
 	switch cmd {
 	case "version", "-v", "--version":
 		fmt.Println("edgeplay", version)
@@ -153,6 +153,13 @@ func run(args []string, stderr io.Writer) error {
 	if *graceResume <= 0 {
 		return errors.New("--resume-grace must be positive")
 	}
+	if len(gameArgs) > 0 && cmd != "up" && cmd != "host" {
+		return errors.New("--game is for up and host")
+	}
+	games, err := parseGames(gameArgs)
+	if err != nil {
+		return err
+	}
 	if *slots == 0 {
 		*slots = 4
 		if cmd == "up" {
@@ -174,7 +181,7 @@ func run(args []string, stderr io.Writer) error {
 		}
 		return session.Config{
 			ID: id, Region: *region, Slots: *slots,
-			Games: map[string]game.Factory{"demo": demo.Factory},
+			Games: gameCatalog(games, log),
 			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName, Codecs: cs,
 			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, ResumeGrace: *graceResume, DrainGrace: *grace,
 			Version: version,

@@ -115,6 +115,8 @@ func TestBadFlags(t *testing.T) {
 		{"bad log level", []string{"up", "--log-level", "loud"}, "--log-level"},
 		{"gateway needs nats", []string{"gateway"}, "--nats is required"},
 		{"extra args", []string{"up", "extra"}, "unexpected arguments"},
+		{"game for a gateway", []string{"gateway", "--game", "a=/bin/true"}, "--game is for up and host"},
+		{"game without a program", []string{"host", "--game", "a=/nonexistent/game"}, "--game"},
 		{"bad simulate-rtt", []string{"up", "--simulate-rtt", "dxb-1=fast"}, "--simulate-rtt"},
 		{"simulate-rtt for an unknown region", []string{"up", "--simulate-rtt", "mars-1=5ms"}, "not in --regions"},
 		{"bad peers", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--probe-key", "0123456789abcdef0123456789abcdef", "--region", "dxb-1", "--peers", "dxb-2=ftp://x"}, "--peers"},

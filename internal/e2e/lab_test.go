@@ -88,7 +88,8 @@ func TestLabLowBandwidthLossy(t *testing.T) {
 }
 
 // The link steps from 20 Mbit/s down to 2.5 Mbit/s mid-session: the video recovers within 3 s.
-// Back up at 20 Mbit/s it climbs to full quality (the top of the ladder) within 15 s.
+// 15 s later the link is back at 20 Mbit/s, and the video climbs to full quality (the top of
+// the ladder) within 15 s.
 func TestLabStepDownAndUp(t *testing.T) {
 	chromePath(t)
 	lab := netlab.New(t, netlab.Options{})
@@ -123,6 +124,11 @@ func TestLabStepDownAndUp(t *testing.T) {
 		t.Errorf("after the step to 2.5 Mbit/s the video was smooth again after %v, want ≤ 3 s (-1: never)", recovered)
 	}
 
+	// Play on at 2.5 Mbit/s until 15 s after the step, as the benchmark does, before the
+	// link comes back. (Stepped up only 8 s after the step down, the climb to 720p sometimes
+	// took longer than 15 s: the estimate is then still in the additive-increase band pion's
+	// GCC keeps around its recent cuts; docs/BENCHMARKS.md, "Slow climb after a cut".)
+	time.Sleep(time.Until(stepped.Add(15 * time.Second)))
 	shape(t, lab, netlab.ToPlayer, netlab.Shape{RateKbit: 20000})
 	up := time.Now()
 	for {

@@ -1,0 +1,111 @@
+package gameproc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// waitDelay bounds how long cmd.Wait waits for stdout and stderr to close after the process
+// exited (a grandchild may still hold them).
+const waitDelay = time.Second
+
+// envFD names the link's descriptor in the game's environment (docs/SDK.md, "The link").
+const envFD = "EDGEPLAY_FD"
+
+// child is a started game process in its own process group. exited is closed once cmd.Wait
+// returned (the process is reaped); waitErr is set before that.
+type child struct {
+	cmd     *exec.Cmd
+	pid     int
+	exited  chan struct{}
+	waitErr error // written before exited is closed
+}
+
+// spawn starts the program with link as fd 3 (EDGEPLAY_FD=3) and nothing else inherited: the
+// environment is c.Env only, stdout and stderr go to glog. The caller closes link afterwards.
+// A goroutine reaps the process; whoever calls spawn waits for exited.
+func spawn(c Command, link *os.File, glog *gameLog) (*child, error) {
+	cloexecOnce.Do(func() { cloexecErr = closeOnExecAll() })
+	if cloexecErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartFailed, cloexecErr)
+	}
+	cmd := &exec.Cmd{
+		Path:        c.Path,
+		Args:        append([]string{c.Path}, c.Args...),
+		Env:         append(slices.Clone(c.Env), envFD+"=3"),
+		Dir:         c.Dir,
+		ExtraFiles:  []*os.File{link}, // fd 3; every other descriptor is close-on-exec
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		WaitDelay:   waitDelay,
+		Stdout:      &lineWriter{log: glog, src: "stdout", level: slog.LevelInfo},
+		Stderr:      &lineWriter{log: glog, src: "stderr", level: slog.LevelWarn},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartFailed, err)
+	}
+	ch := &child{cmd: cmd, pid: cmd.Process.Pid, exited: make(chan struct{})}
+	go func() {
+		ch.waitErr = cmd.Wait()
+		close(ch.exited)
+	}()
+	return ch, nil
+}
+
+var (
+	cloexecOnce sync.Once
+	cloexecErr  error // written once, under cloexecOnce
+)
+
+// closeOnExecAll marks every descriptor above stderr close-on-exec, once per host process, so
+// that a game inherits only the link: Go opens its own descriptors close-on-exec, but the host
+// may have inherited others from whoever started it (a shell's, a supervisor's), and
+// exec.Cmd passes on every descriptor that is not. Needs Linux 5.11 (close_range).
+func closeOnExecAll() error {
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("gameproc: marking inherited descriptors close-on-exec: %w", err)
+	}
+	return nil
+}
+
+// waitExit waits up to d for the process to exit and reports whether it did.
+func (ch *child) waitExit(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch.exited:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// killGroup kills the game's whole process group, the children it forked included. It is
+// safe after the leader was reaped: Linux does not reuse a pid while a group of that id
+// still has members.
+func (ch *child) killGroup() {
+	_ = syscall.Kill(-ch.pid, syscall.SIGKILL)
+}
+
+// status describes how the process ended: "exit status 3", "signal: killed". Call it only
+// after exited is closed.
+func (ch *child) status() string {
+	var ee *exec.ExitError
+	switch {
+	case ch.waitErr == nil:
+		return "exit status 0"
+	case errors.As(ch.waitErr, &ee):
+		return ee.String()
+	default:
+		return ch.waitErr.Error()
+	}
+}

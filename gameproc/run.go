@@ -1,0 +1,433 @@
+package gameproc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/gameproto"
+	"github.com/edgeplay/edgeplay/input"
+)
+
+// errCanceled ends the loop when Run's context is done; Run turns it into nil.
+var errCanceled = errors.New("gameproc: canceled")
+
+// state is where the game is in its lifecycle (docs/SDK.md, "Lifecycle"), as the host sees it.
+type state int
+
+const (
+	stateSpawned  state = iota // started; waiting for hello
+	stateLoading               // welcome and buffer_pool sent; waiting for ready
+	stateStarting              // assign sent; waiting for started
+	stateStarted               // rendering
+	stateEnding                // sent ending; waiting for its exit
+)
+
+// recvd is one Recv's result, from the reader goroutine to the loop.
+type recvd struct {
+	m   gameproto.Message
+	err error
+}
+
+// run is one Run of a Game: the process, its link and the frame pool. The loop goroutine (Run's
+// own) owns every field; the reader goroutine only reads the link and posts to msgs.
+type run struct {
+	g    *Game
+	log  *slog.Logger
+	glog *gameLog
+	conn *gameproto.Conn
+	ch   *child
+
+	msgs       chan recvd
+	quit       chan struct{} // closed by stop: the reader gives up posting
+	readerDone chan struct{}
+
+	state     state
+	deadline  *time.Timer // the current state's deadline (see timeout)
+	readyCap  time.Time   // the latest loading may push the ready deadline to
+	exitSeen  bool        // the process exited; the loop waits briefly for the link's EOF
+	saidFatal bool
+	caps      uint32 // agreed in welcome
+	result    string // ending's result
+
+	pool    gameproto.BufferPool
+	mem     []byte // the pool's mapping; nil before buffer_pool
+	frames  *game.FramePool
+	lastSeq uint64
+}
+
+// start makes the link, spawns the process and starts the reader.
+func (g *Game) start() (*run, error) {
+	conn, link, err := gameproto.Socketpair()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartFailed, err)
+	}
+	log := g.cmd.Logger.With("game", g.cmd.Path)
+	glog := &gameLog{log: log}
+	ch, err := spawn(g.cmd, link, glog)
+	_ = link.Close() // the child has its copy (or there is no child)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	g.pid.Store(int64(ch.pid))
+	r := &run{
+		g: g, log: log.With("pid", ch.pid), glog: glog, conn: conn, ch: ch,
+		msgs: make(chan recvd), quit: make(chan struct{}), readerDone: make(chan struct{}),
+	}
+	go r.read()
+	return r, nil
+}
+
+// read is the reader goroutine: it owns Recv and stops at the first error or at quit.
+func (r *run) read() {
+	defer close(r.readerDone)
+	for {
+		m, fds, err := r.conn.Recv()
+		for _, fd := range fds { // no game → host message carries one; handle refuses the type
+			_ = syscall.Close(fd)
+		}
+		select {
+		case r.msgs <- recvd{m, err}:
+		case <-r.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// loop runs the game until it ends or ctx is done, and says why it ended.
+func (r *run) loop(ctx context.Context, sink func(*game.Frame)) error {
+	r.deadline = time.NewTimer(r.g.cmd.StartTimeout)
+	defer r.deadline.Stop()
+	exited := r.ch.exited
+	for {
+		select {
+		case <-ctx.Done():
+			return errCanceled
+		case <-exited:
+			// The link's EOF follows the messages the game sent before it exited (an ending,
+			// a fatal): read those first, unless a grandchild keeps the link open.
+			exited, r.exitSeen = nil, true
+			r.deadline.Reset(exitLinger)
+		case <-r.deadline.C:
+			return r.timeout()
+		case ev := <-r.g.inputs:
+			if err := r.input(ev); err != nil {
+				return err
+			}
+		case m := <-r.msgs:
+			if m.err != nil {
+				return r.linkErr(m.err)
+			}
+			if err := r.handle(ctx, m.m, sink); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// stop ends the process, whatever state it is in, and releases everything: after a cancel it
+// sends shutdown and waits shutdownGrace; after fatal it waits as long for the exit; then it
+// kills the process group, reaps the process, closes the link and unmaps the pool.
+func (r *run) stop(cause error) {
+	select {
+	case <-r.ch.exited:
+	default:
+		switch {
+		case errors.Is(cause, errCanceled):
+			_ = r.conn.SetWriteDeadline(time.Now().Add(sendTimeout))
+			if r.conn.Send(gameproto.Shutdown{GraceMS: uint32(shutdownGrace / time.Millisecond)}) == nil {
+				r.ch.waitExit(shutdownGrace)
+			}
+		case r.saidFatal:
+			r.ch.waitExit(shutdownGrace)
+		}
+	}
+	r.ch.killGroup()
+	<-r.ch.exited
+	close(r.quit)
+	_ = r.conn.Close()
+	<-r.readerDone
+	if r.mem != nil {
+		_ = gameproto.Unmap(r.mem)
+		r.mem = nil
+	}
+	if cause != nil && !errors.Is(cause, errCanceled) {
+		r.log.Info("game process ended", "err", cause, "status", r.ch.status())
+	}
+}
+
+// timeout is the current state's deadline passing.
+func (r *run) timeout() error {
+	c := r.g.cmd
+	switch {
+	case r.exitSeen:
+		return r.gone(nil)
+	case r.state == stateSpawned:
+		return fmt.Errorf("%w: no hello within %v", ErrStartFailed, c.StartTimeout)
+	case r.state == stateLoading:
+		return fmt.Errorf("%w: not ready within its deadline (ready timeout %v)", ErrStartFailed, c.ReadyTimeout)
+	case r.state == stateStarting:
+		return fmt.Errorf("%w: no started within %v", ErrStartFailed, startedTimeout)
+	case r.state == stateStarted:
+		return fmt.Errorf("%w: no frame for %v", ErrHung, c.StallTimeout)
+	default: // stateEnding
+		return fmt.Errorf("%w: result %q; it did not exit within %v and was killed", ErrEnded, r.result, shutdownGrace)
+	}
+}
+
+// gone is the game's end of the link closing or the process exiting: it waits a little for
+// the exit and says how the process ended.
+func (r *run) gone(cause error) error {
+	what := "closed the link and is still running"
+	exited := r.ch.waitExit(shutdownGrace)
+	if exited {
+		what = "exited: " + r.ch.status()
+	}
+	if cause != nil {
+		what += fmt.Sprintf(" (%v)", cause)
+	}
+	switch {
+	case r.state == stateEnding && exited && r.ch.waitErr == nil:
+		return fmt.Errorf("%w: result %q", ErrEnded, r.result)
+	case r.state == stateStarted || r.state == stateEnding:
+		return fmt.Errorf("%w: the game %s", ErrCrashed, what)
+	default:
+		return fmt.Errorf("%w: the game %s", ErrStartFailed, what)
+	}
+}
+
+// linkErr sorts a Recv error.
+func (r *run) linkErr(err error) error {
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		return r.gone(nil)
+	case errors.Is(err, gameproto.ErrVersion):
+		return fmt.Errorf("%w: %w", ErrStartFailed, err)
+	case errors.Is(err, gameproto.ErrShort), errors.Is(err, gameproto.ErrLong),
+		errors.Is(err, gameproto.ErrLength), errors.Is(err, gameproto.ErrType),
+		errors.Is(err, gameproto.ErrFlags), errors.Is(err, gameproto.ErrField),
+		errors.Is(err, gameproto.ErrFDs):
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	default:
+		return r.gone(err)
+	}
+}
+
+// send writes one message to the game; a game that does not take it within sendTimeout is hung.
+func (r *run) send(m gameproto.Message, fds ...int) error {
+	_ = r.conn.SetWriteDeadline(time.Now().Add(sendTimeout))
+	err := r.conn.Send(m, fds...)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w: it did not take %s within %v", ErrHung, m.Type(), sendTimeout)
+	default:
+		return r.gone(err)
+	}
+}
+
+func (r *run) unexpected(m gameproto.Message) error {
+	return fmt.Errorf("%w: unexpected %s in state %d", ErrProtocol, m.Type(), r.state)
+}
+
+// handle applies one message from the game.
+func (r *run) handle(ctx context.Context, m gameproto.Message, sink func(*game.Frame)) error {
+	if !m.Type().FromGame() {
+		return fmt.Errorf("%w: %s comes from the host, not the game", ErrProtocol, m.Type())
+	}
+	switch m := m.(type) {
+	case gameproto.Unknown: // ignorable (Recv refuses the others)
+	case gameproto.Ping: // heartbeats are not enforced yet
+	case gameproto.Log:
+		r.glog.line(ctx, slog.Level(4*(int(m.Level)-1)), "log", m.Text)
+	case gameproto.Fatal:
+		r.saidFatal = true
+		if r.state == stateStarted {
+			return fmt.Errorf("%w: fatal: %s", ErrCrashed, m.Text)
+		}
+		return fmt.Errorf("%w: fatal: %s", ErrStartFailed, m.Text)
+	case gameproto.Ending:
+		if r.state == stateSpawned || r.state == stateEnding {
+			return r.unexpected(m)
+		}
+		r.state, r.result = stateEnding, m.Result
+		r.arm(shutdownGrace)
+	case gameproto.Hello:
+		if r.state != stateSpawned {
+			return r.unexpected(m)
+		}
+		return r.welcome(m)
+	case gameproto.Loading:
+		if r.state != stateLoading {
+			return r.unexpected(m)
+		}
+		until := time.Now().Add(time.Duration(m.UntilMS) * time.Millisecond)
+		if until.After(r.readyCap) {
+			until = r.readyCap
+		}
+		r.arm(time.Until(until))
+	case gameproto.Ready:
+		if r.state != stateLoading {
+			return r.unexpected(m)
+		}
+		// The one player joins with the assignment (docs/SDK.md, "Lifecycle"); the game takes
+		// input only from a player who joined.
+		if err := r.send(gameproto.Assign{Session: sessionID()}); err != nil {
+			return err
+		}
+		if err := r.send(gameproto.PlayerJoined{Player: 0, ID: "player"}); err != nil {
+			return err
+		}
+		r.state = stateStarting
+		r.arm(startedTimeout)
+	case gameproto.Started:
+		if r.state != stateStarting {
+			return r.unexpected(m)
+		}
+		r.state = stateStarted
+		r.arm(r.g.cmd.StallTimeout)
+	case gameproto.FrameReady:
+		if r.state != stateStarted {
+			return r.unexpected(m)
+		}
+		return r.frame(m, sink)
+	default: // audio_ready: no audio pool in this slice
+		return r.unexpected(m)
+	}
+	return nil
+}
+
+// welcome answers hello: welcome with the stream's shape and the deadlines, then the frame
+// pool, a sealed memfd the host maps too.
+func (r *run) welcome(h gameproto.Hello) error {
+	c, cfg := r.g.cmd, r.g.cfg
+	r.caps = h.Caps & gameproto.CapInput // RGBA only, no sound, in this slice
+	w := gameproto.Welcome{
+		Major: gameproto.Major, Minor: min(h.Minor, gameproto.Minor), Caps: r.caps,
+		Width: uint16(cfg.Width), Height: uint16(cfg.Height), FPS: uint16(cfg.FPS),
+		Formats:          1 << gameproto.RGBA,
+		HeartbeatMS:      ms(heartbeat),
+		ReadyTimeoutMS:   ms(c.ReadyTimeout),
+		ReadyCapMS:       ms(readyCap),
+		StartedTimeoutMS: ms(startedTimeout),
+		StallTimeoutMS:   ms(c.StallTimeout),
+	}
+	if err := r.send(w); err != nil {
+		return err
+	}
+	pool, err := gameproto.NewBufferPool(gameproto.RGBA, cfg.Width, cfg.Height, frameSlots)
+	if err != nil {
+		return fmt.Errorf("gameproc: %w", err)
+	}
+	f, err := gameproto.NewMemfd("edgeplay-frames", pool.Size())
+	if err != nil {
+		return err
+	}
+	defer f.Close() // the game has its copy once sent; the mapping outlives the file
+	mem, err := gameproto.Map(int(f.Fd()), pool.Size())
+	if err != nil {
+		return err
+	}
+	r.pool, r.mem, r.frames = pool, mem, game.NewFramePool(cfg.Width, cfg.Height)
+	if err := r.send(pool, int(f.Fd())); err != nil {
+		return err
+	}
+	r.state = stateLoading
+	r.readyCap = time.Now().Add(readyCap)
+	r.arm(c.ReadyTimeout)
+	return nil
+}
+
+// frame copies a submitted slot into a frame for the sink and hands the slot straight back.
+// Copying is the first slice's simple, safe choice: the sink may keep the frame as long as it
+// likes and the game always has a free slot. Because the slot is released at once, the host
+// holds no slot between messages, so "a frame_ready for a slot the game does not own" cannot
+// be told from a game that raced its own release; zero copy will track ownership.
+func (r *run) frame(m gameproto.FrameReady, sink func(*game.Frame)) error {
+	if err := r.pool.Check(m); err != nil {
+		return fmt.Errorf("%w: frame_ready: %w", ErrProtocol, err)
+	}
+	if m.Seq <= r.lastSeq {
+		return fmt.Errorf("%w: frame_ready seq %d after %d", ErrProtocol, m.Seq, r.lastSeq)
+	}
+	r.lastSeq = m.Seq
+	src := r.pool.Plane(r.pool.Slot(r.mem, int(m.Slot)), 0)
+	stride := int(r.pool.Planes[0].Stride)
+	f := r.frames.Get()
+	row := 4 * f.Width
+	for y := range f.Height {
+		copy(f.Pix[y*f.Stride:y*f.Stride+row], src[y*stride:y*stride+row])
+	}
+	f.Seq, f.Ready, f.InputSeq = m.Seq, time.Now(), m.InputSeq
+	if err := r.send(gameproto.Release{Slot: m.Slot}); err != nil {
+		f.Release()
+		return err
+	}
+	r.arm(r.g.cmd.StallTimeout)
+	sink(f)
+	return nil
+}
+
+// input sends ev, with whatever else is queued (up to a batch), as player 0's input. Events
+// before the game started, or for a game that did not ask for input, are dropped.
+func (r *run) input(ev input.Event) error {
+	if r.state != stateStarted || r.caps&gameproto.CapInput == 0 {
+		r.g.dropped.Add(1)
+		return nil
+	}
+	batch := &gameproto.Input{Player: 0}
+	add := func(ev input.Event) {
+		if !batch.Add(ev) {
+			r.g.dropped.Add(1) // not a valid event
+		}
+	}
+	add(ev)
+more:
+	for batch.Len() < gameproto.MaxInputBatch {
+		select {
+		case ev := <-r.g.inputs:
+			add(ev)
+		default:
+			break more
+		}
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	return r.send(batch)
+}
+
+// exitLinger is how long the loop reads on after the process exited, for the messages it sent
+// before (an ending, a fatal) and the link's EOF.
+const exitLinger = 200 * time.Millisecond
+
+// arm sets the current state's deadline, unless the process has exited (the loop then only
+// lingers for its last messages).
+func (r *run) arm(d time.Duration) {
+	if !r.exitSeen {
+		r.deadline.Reset(d)
+	}
+}
+
+func ms(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
+
+// sessionID names the assignment. game.Config does not carry the session's id yet, so the
+// game gets a random one.
+func sessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "s-" + hex.EncodeToString(b[:])
+}
