@@ -164,8 +164,11 @@ func (l *Lab) close(ctx context.Context) error {
 func (l *Lab) MovePlayer(ctx context.Context) (netip.Addr, error) {
 	addr := l.PlayerIP.Next()
 	oldP, newP := netip.PrefixFrom(l.PlayerIP, 24).String(), netip.PrefixFrom(addr, 24).String()
+	// Deleting a primary address deletes its secondaries too, unless they are promoted.
+	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+l.rootIf+"/promote_secondaries", []byte("1"), 0o644); err != nil {
+		return netip.Addr{}, fmt.Errorf("netlab: move the player: %w", err)
+	}
 	for _, args := range [][]string{
-		{"sysctl", "-qw", "net.ipv4.conf." + l.rootIf + ".promote_secondaries=1"},
 		{"ip", "addr", "add", newP, "dev", l.rootIf},
 		{"ip", "addr", "del", oldP, "dev", l.rootIf}, // the new one is promoted
 		{"ip", "addr", "add", oldP, "dev", l.rootIf},
