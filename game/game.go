@@ -5,10 +5,27 @@ package game
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/edgeplay/edgeplay/input"
+)
+
+// Why a game's Run ended, other than by its context, for any game implementation (the
+// out-of-process one in package gameproc returns them, wrapped with what happened). The host
+// turns each into the session's end reason; their texts are docs/SDK.md's failure reasons.
+var (
+	// ErrStartFailed: the game could not be started, or was not ready within its deadline.
+	ErrStartFailed = errors.New("game_start_failed")
+	// ErrCrashed: the game exited or failed after it started.
+	ErrCrashed = errors.New("game_crashed")
+	// ErrHung: the game stopped producing frames.
+	ErrHung = errors.New("game_hung")
+	// ErrProtocol: the game broke its protocol with the host (counted as a crash).
+	ErrProtocol = errors.New("protocol")
+	// ErrEnded: the game ended the session itself; the error carries its result.
+	ErrEnded = errors.New("game ended")
 )
 
 // Config describes what the host asks of a game instance.

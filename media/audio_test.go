@@ -203,7 +203,9 @@ func TestAudioSenderStreamsOpus(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	connect(t, peer, rx)
+	if err := connect(t, peer, rx); err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, 5*time.Second, "the connection", func() bool {
 		return peer.ConnectionState() == webrtc.PeerConnectionStateConnected
 	})
@@ -297,8 +299,9 @@ func TestAudioSenderStreamsOpus(t *testing.T) {
 	}
 }
 
-// connect does non-trickle signalling between a host peer (offerer) and a receiver.
-func connect(t *testing.T, peer *Peer, rx *webrtc.PeerConnection) {
+// connect does non-trickle signalling between a host peer (offerer) and a receiver: offer and
+// answer with every candidate in them. It returns the error of applying the answer on the host.
+func connect(t *testing.T, peer *Peer, rx *webrtc.PeerConnection) error {
 	t.Helper()
 	gathered := webrtc.GatheringCompletePromise(peer.PeerConnection)
 	offer, err := peer.CreateOffer(nil)
@@ -321,7 +324,5 @@ func connect(t *testing.T, peer *Peer, rx *webrtc.PeerConnection) {
 		t.Fatal(err)
 	}
 	<-rxGathered
-	if err := peer.SetRemoteDescription(*rx.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+	return peer.SetRemoteDescription(*rx.LocalDescription())
 }

@@ -149,29 +149,7 @@ func newSenderPair(t *testing.T, receiverCodecs []Codec, size int) *senderPair {
 		}
 	})
 
-	// Non-trickle signalling: offer and answer with every candidate in them.
-	gathered := webrtc.GatheringCompletePromise(peer.PeerConnection)
-	offer, err := peer.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := peer.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := rx.SetRemoteDescription(*peer.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := rx.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rxGathered := webrtc.GatheringCompletePromise(rx)
-	if err := rx.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-rxGathered
-	err = peer.SetRemoteDescription(*rx.LocalDescription())
+	err = connect(t, peer, rx)
 	if len(receiverCodecs) == 0 || receiverCodecs[0].Name == "none" {
 		sp.done <- err
 		return sp

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/edgeplay/edgeplay/gameproc"
+	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/protocol"
 )
 
@@ -15,11 +15,11 @@ func TestGameEnd(t *testing.T) {
 		err  error
 		want protocol.Reason
 	}{
-		{"ended", fmt.Errorf("%w: result %q", gameproc.ErrEnded, `{"score":3}`), protocol.ReasonGameEnded},
-		{"start failed", fmt.Errorf("%w: no hello within 5s", gameproc.ErrStartFailed), protocol.ReasonGameStartFailed},
-		{"crashed", fmt.Errorf("%w: the game exited with status 3", gameproc.ErrCrashed), protocol.ReasonGameCrashed},
-		{"protocol", fmt.Errorf("%w: unexpected hello", gameproc.ErrProtocol), protocol.ReasonGameCrashed},
-		{"hung", fmt.Errorf("%w: no frame for 5s", gameproc.ErrHung), protocol.ReasonGameHung},
+		{"ended", fmt.Errorf("%w: result %q", game.ErrEnded, `{"score":3}`), protocol.ReasonGameEnded},
+		{"start failed", fmt.Errorf("%w: no hello within 5s", game.ErrStartFailed), protocol.ReasonGameStartFailed},
+		{"crashed", fmt.Errorf("%w: the game exited with status 3", game.ErrCrashed), protocol.ReasonGameCrashed},
+		{"protocol", fmt.Errorf("%w: unexpected hello", game.ErrProtocol), protocol.ReasonGameCrashed},
+		{"hung", fmt.Errorf("%w: no frame for 5s", game.ErrHung), protocol.ReasonGameHung},
 		{"other", errors.New("encoder broke"), protocol.ReasonError},
 	}
 	for _, tt := range tests {
