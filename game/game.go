@@ -32,6 +32,22 @@ var (
 type Config struct {
 	Width, Height int // pixels; both even, > 0
 	FPS           int // frames per second, > 0
+	// Session is the session's id and Player the player's (empty when the host has none to
+	// give, as in tests). A game that runs as its own process receives both (docs/SDK.md).
+	Session, Player string
+}
+
+// Sized is implemented by games whose stream is not the one the host asked for in Config (a
+// studio's catalog may set a game's size and rate): the host encodes what Config returns.
+type Sized interface {
+	Config() Config
+}
+
+// Drainer is implemented by games that want to hear that their host is draining: the game
+// should finish its round and end before deadline, when the session ends anyway. Called from
+// the host's goroutine; must not block.
+type Drainer interface {
+	Drain(deadline time.Time)
 }
 
 // Game is one running game instance, owned by one session.

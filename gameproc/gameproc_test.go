@@ -61,6 +61,12 @@ func start(t *testing.T, cmd Command, env ...string) *started {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runGame(t, gg)
+}
+
+// runGame runs gg's Run on its own goroutine until the test ends.
+func runGame(t *testing.T, gg game.Game) *started {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &started{g: gg.(*Game), cancel: cancel, frames: make(chan *game.Frame, 16), done: make(chan error, 1)}
 	go func() {

@@ -19,12 +19,11 @@ const (
 // gameLog writes a game's lines to its logger, rate limited. Safe for concurrent use (exec's
 // copying goroutines for stdout and stderr, and Run's loop).
 type gameLog struct {
-	log *slog.Logger
-
 	mu      sync.Mutex
-	window  time.Time // guarded by mu: start of the current one-second window
-	n       int       // guarded by mu: lines logged in the window
-	dropped int       // guarded by mu: lines dropped since the last one logged
+	log     *slog.Logger // guarded by mu
+	window  time.Time    // guarded by mu: start of the current one-second window
+	n       int          // guarded by mu: lines logged in the window
+	dropped int          // guarded by mu: lines dropped since the last one logged
 }
 
 func (g *gameLog) line(ctx context.Context, level slog.Level, src, text string) {
@@ -44,11 +43,19 @@ func (g *gameLog) line(ctx context.Context, level slog.Level, src, text string) 
 	g.n++
 	dropped := g.dropped
 	g.dropped = 0
+	log := g.log
 	g.mu.Unlock()
 	if dropped > 0 {
-		g.log.WarnContext(ctx, "game log lines dropped (rate limit)", "dropped", dropped)
+		log.WarnContext(ctx, "game log lines dropped (rate limit)", "dropped", dropped)
 	}
-	g.log.Log(ctx, level, text, "src", src)
+	log.Log(ctx, level, text, "src", src)
+}
+
+// with adds attributes to every later line (the session's id, once the game has one).
+func (g *gameLog) with(args ...any) {
+	g.mu.Lock()
+	g.log = g.log.With(args...)
+	g.mu.Unlock()
 }
 
 // lineWriter splits what a child writes to stdout or stderr into lines for gameLog. A line

@@ -3,6 +3,7 @@ package gameproc
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,10 +16,15 @@ import (
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/gameproto"
 	"github.com/edgeplay/edgeplay/input"
+	"golang.org/x/sys/unix"
 )
 
-// errCanceled ends the loop when Run's context is done; Run turns it into nil.
-var errCanceled = errors.New("gameproc: canceled")
+var (
+	// errCanceled ends the loop when its context is done; Run turns it into nil.
+	errCanceled = errors.New("gameproc: canceled")
+	// errWarmReady ends a warm process's loop when it is ready: it joins the pool.
+	errWarmReady = errors.New("gameproc: warm process ready")
+)
 
 // state is where the game is in its lifecycle (docs/SDK.md, "Lifecycle"), as the host sees it.
 type state int
@@ -26,6 +32,7 @@ type state int
 const (
 	stateSpawned  state = iota // started; waiting for hello
 	stateLoading               // welcome and buffer_pool sent; waiting for ready
+	stateReady                 // loaded and idle (a warm process); waiting for a session
 	stateStarting              // assign sent; waiting for started
 	stateStarted               // rendering
 	stateEnding                // sent ending; waiting for its exit
@@ -37,10 +44,12 @@ type recvd struct {
 	err error
 }
 
-// run is one Run of a Game: the process, its link and the frame pool. The loop goroutine (Run's
-// own) owns every field; the reader goroutine only reads the link and posts to msgs.
+// run is one game process: its link, its frame and audio pools and its state. The goroutine
+// running loop owns every field (a Launcher's while the process is warm, then Run's: claim
+// hands it over between two loops); the reader goroutine only reads the link and posts to msgs.
 type run struct {
-	g    *Game
+	cmd  Command
+	cfg  game.Config // the stream, as sent in welcome
 	log  *slog.Logger
 	glog *gameLog
 	conn *gameproto.Conn
@@ -50,8 +59,15 @@ type run struct {
 	quit       chan struct{} // closed by stop: the reader gives up posting
 	readerDone chan struct{}
 
+	// Set by claim; nil while the process is warm (no session yet).
+	g      *Game
+	inputs chan input.Event
+	notes  chan gameproto.Message
+	audio  func(game.AudioChunk)
+
 	state     state
 	deadline  *time.Timer // the current state's deadline (see timeout)
+	heard     *time.Timer // heartbeatMiss after the last message from the game
 	readyCap  time.Time   // the latest loading may push the ready deadline to
 	exitSeen  bool        // the process exited; the loop waits briefly for the link's EOF
 	saidFatal bool
@@ -62,26 +78,31 @@ type run struct {
 	mem     []byte // the pool's mapping; nil before buffer_pool
 	frames  *game.FramePool
 	lastSeq uint64
+
+	apool gameproto.AudioPool
+	amem  []byte  // the audio pool's mapping; nil without audio
+	pcm   []int16 // one audio slot's samples, reused
 }
 
-// start makes the link, spawns the process and starts the reader.
-func (g *Game) start() (*run, error) {
+// launch makes the link, spawns the process and starts the reader. The process is then
+// spawned, waiting for hello, with the start deadline armed.
+func launch(c Command, cfg game.Config) (*run, error) {
 	conn, link, err := gameproto.Socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStartFailed, err)
 	}
-	log := g.cmd.Logger.With("game", g.cmd.Path)
+	log := c.Logger.With("game", c.Path)
 	glog := &gameLog{log: log}
-	ch, err := spawn(g.cmd, link, glog)
+	ch, err := spawn(c, link, glog)
 	_ = link.Close() // the child has its copy (or there is no child)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
-	g.pid.Store(int64(ch.pid))
 	r := &run{
-		g: g, log: log.With("pid", ch.pid), glog: glog, conn: conn, ch: ch,
+		cmd: c, cfg: cfg, log: log.With("pid", ch.pid), glog: glog, conn: conn, ch: ch,
 		msgs: make(chan recvd), quit: make(chan struct{}), readerDone: make(chan struct{}),
+		deadline: time.NewTimer(c.StartTimeout), heard: time.NewTimer(heartbeatMiss),
 	}
 	go r.read()
 	return r, nil
@@ -106,11 +127,31 @@ func (r *run) read() {
 	}
 }
 
+// claim gives the process to g's session: from now on it takes g's input, notes and sound,
+// and a ready process gets its assignment at once (a loading one when it is ready).
+func (r *run) claim(g *Game) error {
+	r.g, r.inputs, r.notes = g, g.inputs, g.notes
+	if sink := g.audio.Load(); sink != nil {
+		r.audio = *sink
+	}
+	if g.cfg.Session != "" {
+		r.log = r.log.With("session", g.cfg.Session)
+		r.glog.with("session", g.cfg.Session)
+	}
+	if r.state == stateReady {
+		return r.assign()
+	}
+	return nil
+}
+
 // loop runs the game until it ends or ctx is done, and says why it ended.
+// A warm process's loop (sink nil, no session) returns errCanceled when its Launcher hands
+// it to a session; Run's loop then carries on with the same state.
 func (r *run) loop(ctx context.Context, sink func(*game.Frame)) error {
-	r.deadline = time.NewTimer(r.g.cmd.StartTimeout)
-	defer r.deadline.Stop()
 	exited := r.ch.exited
+	if r.exitSeen {
+		exited = nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,15 +162,29 @@ func (r *run) loop(ctx context.Context, sink func(*game.Frame)) error {
 			exited, r.exitSeen = nil, true
 			r.deadline.Reset(exitLinger)
 		case <-r.deadline.C:
-			return r.timeout()
-		case ev := <-r.g.inputs:
+			if err := r.timeout(); err != nil {
+				return err
+			}
+		case <-r.heard.C:
+			if r.state >= stateReady && r.state <= stateStarted && !r.exitSeen {
+				return fmt.Errorf("%w: no message (ping) for %v; heartbeat %v", ErrHung, heartbeatMiss, heartbeat)
+			}
+			r.heard.Reset(heartbeatMiss)
+		case ev := <-r.inputs:
 			if err := r.input(ev); err != nil {
 				return err
+			}
+		case m := <-r.notes:
+			if r.state == stateStarting || r.state == stateStarted {
+				if err := r.send(m); err != nil {
+					return err
+				}
 			}
 		case m := <-r.msgs:
 			if m.err != nil {
 				return r.linkErr(m.err)
 			}
+			r.heard.Reset(heartbeatMiss)
 			if err := r.handle(ctx, m.m, sink); err != nil {
 				return err
 			}
@@ -159,9 +214,13 @@ func (r *run) stop(cause error) {
 	close(r.quit)
 	_ = r.conn.Close()
 	<-r.readerDone
-	if r.mem != nil {
-		_ = gameproto.Unmap(r.mem)
-		r.mem = nil
+	r.deadline.Stop()
+	r.heard.Stop()
+	for _, m := range []*[]byte{&r.mem, &r.amem} {
+		if *m != nil {
+			_ = gameproto.Unmap(*m)
+			*m = nil
+		}
 	}
 	if cause != nil && !errors.Is(cause, errCanceled) {
 		r.log.Info("game process ended", "err", cause, "status", r.ch.status())
@@ -170,7 +229,7 @@ func (r *run) stop(cause error) {
 
 // timeout is the current state's deadline passing.
 func (r *run) timeout() error {
-	c := r.g.cmd
+	c := r.cmd
 	switch {
 	case r.exitSeen:
 		return r.gone(nil)
@@ -178,6 +237,8 @@ func (r *run) timeout() error {
 		return fmt.Errorf("%w: no hello within %v", ErrStartFailed, c.StartTimeout)
 	case r.state == stateLoading:
 		return fmt.Errorf("%w: not ready within its deadline (ready timeout %v)", ErrStartFailed, c.ReadyTimeout)
+	case r.state == stateReady: // nothing is due while ready: a stale wake-up
+		return nil
 	case r.state == stateStarting:
 		return fmt.Errorf("%w: no started within %v", ErrStartFailed, startedTimeout)
 	case r.state == stateStarted:
@@ -250,7 +311,7 @@ func (r *run) handle(ctx context.Context, m gameproto.Message, sink func(*game.F
 	}
 	switch m := m.(type) {
 	case gameproto.Unknown: // ignorable (Recv refuses the others)
-	case gameproto.Ping: // heartbeats are not enforced yet
+	case gameproto.Ping: // every message resets the heartbeat (loop)
 	case gameproto.Log:
 		r.glog.line(ctx, slog.Level(4*(int(m.Level)-1)), "log", m.Text)
 	case gameproto.Fatal:
@@ -283,38 +344,60 @@ func (r *run) handle(ctx context.Context, m gameproto.Message, sink func(*game.F
 		if r.state != stateLoading {
 			return r.unexpected(m)
 		}
-		// The one player joins with the assignment (docs/SDK.md, "Lifecycle"); the game takes
-		// input only from a player who joined.
-		if err := r.send(gameproto.Assign{Session: sessionID()}); err != nil {
-			return err
+		r.state = stateReady
+		r.deadline.Stop() // nothing is due while ready but pings
+		if r.g == nil {
+			return errWarmReady
 		}
-		if err := r.send(gameproto.PlayerJoined{Player: 0, ID: "player"}); err != nil {
-			return err
-		}
-		r.state = stateStarting
-		r.arm(startedTimeout)
+		return r.assign()
 	case gameproto.Started:
 		if r.state != stateStarting {
 			return r.unexpected(m)
 		}
 		r.state = stateStarted
-		r.arm(r.g.cmd.StallTimeout)
+		r.arm(r.cmd.StallTimeout)
 	case gameproto.FrameReady:
 		if r.state != stateStarted {
 			return r.unexpected(m)
 		}
 		return r.frame(m, sink)
-	default: // audio_ready: no audio pool in this slice
+	case gameproto.AudioReady:
+		if r.state != stateStarted || r.amem == nil {
+			return r.unexpected(m)
+		}
+		return r.sound(m)
+	default:
 		return r.unexpected(m)
 	}
+	return nil
+}
+
+// assign gives a ready game its session: assign, then the one player joins (docs/SDK.md,
+// "Lifecycle"; the game takes input only from a player who joined).
+func (r *run) assign() error {
+	session, player := r.g.cfg.Session, r.g.cfg.Player
+	if session == "" {
+		session = sessionID()
+	}
+	if player == "" {
+		player = "player"
+	}
+	if err := r.send(gameproto.Assign{Session: session}); err != nil {
+		return err
+	}
+	if err := r.send(gameproto.PlayerJoined{Player: 0, ID: player}); err != nil {
+		return err
+	}
+	r.state = stateStarting
+	r.arm(startedTimeout)
 	return nil
 }
 
 // welcome answers hello: welcome with the stream's shape and the deadlines, then the frame
 // pool, a sealed memfd the host maps too.
 func (r *run) welcome(h gameproto.Hello) error {
-	c, cfg := r.g.cmd, r.g.cfg
-	r.caps = h.Caps & gameproto.CapInput // RGBA only, no sound, in this slice
+	c, cfg := r.cmd, r.cfg
+	r.caps = h.Caps & (gameproto.CapInput | gameproto.CapAudio) // RGBA only in this slice
 	w := gameproto.Welcome{
 		Major: gameproto.Major, Minor: min(h.Minor, gameproto.Minor), Caps: r.caps,
 		Width: uint16(cfg.Width), Height: uint16(cfg.Height), FPS: uint16(cfg.FPS),
@@ -344,6 +427,11 @@ func (r *run) welcome(h gameproto.Hello) error {
 	r.pool, r.mem, r.frames = pool, mem, game.NewFramePool(cfg.Width, cfg.Height)
 	if err := r.send(pool, int(f.Fd())); err != nil {
 		return err
+	}
+	if r.caps&gameproto.CapAudio != 0 {
+		if err := r.audioPool(); err != nil {
+			return err
+		}
 	}
 	r.state = stateLoading
 	r.readyCap = time.Now().Add(readyCap)
@@ -376,9 +464,62 @@ func (r *run) frame(m gameproto.FrameReady, sink func(*game.Frame)) error {
 		f.Release()
 		return err
 	}
-	r.arm(r.g.cmd.StallTimeout)
+	r.arm(r.cmd.StallTimeout)
 	sink(f)
 	return nil
+}
+
+// audioPool sends the audio pool: s16 slots of 10 ms in a sealed memfd the host maps too.
+func (r *run) audioPool() error {
+	pool, err := gameproto.NewAudioPool(gameproto.S16, audioSlotFrames, audioSlots)
+	if err != nil {
+		return fmt.Errorf("gameproc: %w", err)
+	}
+	f, err := gameproto.NewMemfd("edgeplay-audio", pool.Size())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	mem, err := gameproto.Map(int(f.Fd()), pool.Size())
+	if err != nil {
+		return err
+	}
+	r.apool, r.amem = pool, mem
+	r.pcm = make([]int16, int(pool.SlotFrames)*int(pool.Channels))
+	return r.send(pool, int(f.Fd()))
+}
+
+// sound copies a submitted audio slot into a chunk for the audio sink and hands the slot
+// straight back. The chunk's start is the game's pts on the host's clock; a pts more than a
+// second away from now (a game's clock gone wrong) is taken as now.
+func (r *run) sound(m gameproto.AudioReady) error {
+	if err := r.apool.Check(m); err != nil {
+		return fmt.Errorf("%w: audio_ready: %w", ErrProtocol, err)
+	}
+	src := r.apool.Slot(r.amem, m)
+	pcm := r.pcm[:len(src)/2]
+	for i := range pcm {
+		pcm[i] = int16(binary.LittleEndian.Uint16(src[2*i:]))
+	}
+	if err := r.send(gameproto.AudioRelease{Slot: m.Slot}); err != nil {
+		return err
+	}
+	now := time.Now()
+	start := now.Add(time.Duration(int64(m.PTS) - monotonicNS()))
+	if d := start.Sub(now); d > time.Second || d < -time.Second {
+		start = now
+	}
+	if r.audio != nil {
+		r.audio(game.AudioChunk{PCM: pcm, Start: start})
+	}
+	return nil
+}
+
+// monotonicNS is CLOCK_MONOTONIC in nanoseconds, the clock of the games' pts.
+func monotonicNS() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }
 
 // input sends ev, with whatever else is queued (up to a batch), as player 0's input. Events
@@ -398,7 +539,7 @@ func (r *run) input(ev input.Event) error {
 more:
 	for batch.Len() < gameproto.MaxInputBatch {
 		select {
-		case ev := <-r.g.inputs:
+		case ev := <-r.inputs:
 			add(ev)
 		default:
 			break more
@@ -424,8 +565,7 @@ func (r *run) arm(d time.Duration) {
 
 func ms(d time.Duration) uint32 { return uint32(d / time.Millisecond) }
 
-// sessionID names the assignment. game.Config does not carry the session's id yet, so the
-// game gets a random one.
+// sessionID names an assignment that has no session id (tests): a random one.
 func sessionID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])

@@ -39,7 +39,7 @@ func TestHandleRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &run{
-				g:     &Game{cmd: Command{StallTimeout: DefaultStallTimeout}},
+				cmd:   Command{StallTimeout: DefaultStallTimeout},
 				log:   slog.Default(),
 				state: tt.state, deadline: time.NewTimer(time.Hour),
 				pool: pool, mem: make([]byte, pool.Size()), frames: game.NewFramePool(64, 48),
@@ -54,5 +54,64 @@ func TestHandleRejects(t *testing.T) {
 				t.Fatalf("handle(%s): %v, want %v", tt.m.Type(), err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSound checks the host's side of the game's sound: an audio_ready's samples reach the
+// audio sink with the pts on the host's clock, the slot goes straight back, and a bad slot or
+// frame count is a protocol error.
+func TestSound(t *testing.T) {
+	host, gameSide, err := gameproto.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	defer gameSide.Close()
+	var chunks []game.AudioChunk
+	r := &run{
+		cmd: Command{StallTimeout: DefaultStallTimeout}, log: slog.Default(), conn: host,
+		state: stateStarted, deadline: time.NewTimer(time.Hour),
+		audio: func(c game.AudioChunk) {
+			c.PCM = append([]int16(nil), c.PCM...) // valid only during the call
+			chunks = append(chunks, c)
+		},
+	}
+	defer r.deadline.Stop()
+	pool, err := gameproto.NewAudioPool(gameproto.S16, audioSlotFrames, audioSlots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.apool, r.amem = pool, make([]byte, pool.Size())
+	r.pcm = make([]int16, audioSlotFrames*2)
+	slot := r.amem[2*int(pool.SlotSize):]
+	for i := range 4 { // 2 frames: L R L R = 1, -2, 3, -4
+		v := int16((i + 1) * (1 - 2*(i%2)))
+		slot[2*i], slot[2*i+1] = byte(v), byte(uint16(v)>>8)
+	}
+	pts := monotonicNS() + int64(20*time.Millisecond)
+	if err := r.handle(context.Background(), gameproto.AudioReady{Slot: 2, Frames: 2, PTS: uint64(pts)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(chunks) != 1 || len(chunks[0].PCM) != 4 || chunks[0].PCM[0] != 1 || chunks[0].PCM[3] != -4 {
+		t.Fatalf("chunks %+v, want one of 1 -2 3 -4", chunks)
+	}
+	if d := time.Until(chunks[0].Start); d < 10*time.Millisecond || d > 30*time.Millisecond {
+		t.Errorf("chunk starts in %v, want about 20 ms (its pts)", d)
+	}
+	m, _, err := gameSide.Recv()
+	if err != nil || m != (gameproto.AudioRelease{Slot: 2}) {
+		t.Fatalf("the game got %v, %v; want audio_release of slot 2", m, err)
+	}
+	// A pts far off is taken as now.
+	if err := r.handle(context.Background(), gameproto.AudioReady{Slot: 0, Frames: 1, PTS: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(chunks[1].Start); d < 0 || d > time.Second {
+		t.Errorf("a chunk with pts 1 starts %v ago, want now", d)
+	}
+	for _, bad := range []gameproto.AudioReady{{Slot: audioSlots, Frames: 1}, {Slot: 0, Frames: audioSlotFrames + 1}} {
+		if err := r.handle(context.Background(), bad, nil); !errors.Is(err, ErrProtocol) {
+			t.Errorf("audio_ready %+v: %v, want %v", bad, err, ErrProtocol)
+		}
 	}
 }

@@ -76,6 +76,10 @@ type MediaStats struct {
 	NACKs         uint64 `json:"nacks"`          // packets reported lost
 	RTXPackets    uint64 `json:"rtx_packets"`    // retransmissions sent
 	Switches      uint64 `json:"switches"`       // resolution changes
+	// InputMs is the latest input → frame latency the host measured: from an input reaching
+	// the host to the first frame the game said reflects it (any game; no marker). Absent
+	// until the game showed a frame for an input.
+	InputMs float64 `json:"input_ms,omitempty"`
 }
 
 // End reasons.

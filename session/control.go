@@ -44,8 +44,10 @@ func (s *Session) sendMediaStats() {
 		return
 	}
 	st := s.video.Stats()
+	inputLatency, _ := s.inputClock.latest()
 	b, err := json.Marshal(protocol.MediaStats{
-		Type: protocol.TypeMedia, Codec: st.Codec, Width: st.Width, Height: st.Height,
+		InputMs: float64(inputLatency.Microseconds()) / 1000,
+		Type:    protocol.TypeMedia, Codec: st.Codec, Width: st.Width, Height: st.Height,
 		TargetKbps: st.TargetKbps, EstimateKbps: st.EstimateKbps, FramesSkipped: st.FramesSkipped,
 		Keyframes: st.Keyframes, PLIs: st.PLIs, NACKs: st.NACKs, RTXPackets: st.RTXPackets, Switches: st.Switches,
 	})

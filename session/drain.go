@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/protocol"
 )
@@ -72,6 +73,11 @@ func (h *Host) Drain(deadline time.Time, reason string) error {
 	}
 	for _, s := range sessions {
 		h.sendToClient(s.id, protocol.Message{Type: protocol.TypeDraining, Deadline: deadline.UTC(), Message: text})
+		if gp := s.gamePtr.Load(); gp != nil {
+			if d, ok := (*gp).(game.Drainer); ok {
+				d.Drain(deadline) // the game may finish its round and end the session itself
+			}
+		}
 	}
 	h.heartbeat() // the matchmaker stops placing here now, not at the next beat
 	h.log.Info("draining", "deadline", deadline.UTC(), "reason", reason, "sessions", len(sessions))

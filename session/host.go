@@ -32,6 +32,8 @@ type Host struct {
 	encoders []string
 	seq      atomic.Uint64
 	latency  *sampleRing // frame ready → last RTP packet written, all sessions
+	// inputLatency: an input's arrival → the first frame that reflects it, all sessions.
+	inputLatency *sampleRing
 
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
@@ -62,13 +64,14 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	}
 	log := cfg.Logger.With("host", cfg.ID, "region", cfg.Region)
 	h := &Host{
-		cfg:      cfg,
-		nc:       nc,
-		log:      log,
-		latency:  newSampleRing(8192),
-		sessions: make(map[string]*Session),
-		state:    protocol.HostRegistering, // until its subscriptions are in place
-		quit:     make(chan struct{}),
+		cfg:          cfg,
+		nc:           nc,
+		log:          log,
+		latency:      newSampleRing(8192),
+		inputLatency: newSampleRing(8192),
+		sessions:     make(map[string]*Session),
+		state:        protocol.HostRegistering, // until its subscriptions are in place
+		quit:         make(chan struct{}),
 	}
 	// Every codec offered must have an encoder that opens here (players are sent the first
 	// codec of the list they accept, so an offered codec without one would end their
@@ -380,3 +383,7 @@ func (h *Host) Sessions() []SessionInfo {
 // LatencySamples returns the host's recent server-side latencies (frame ready → last RTP
 // packet of the frame handed to the socket), sorted.
 func (h *Host) LatencySamples() []time.Duration { return h.latency.snapshot() }
+
+// InputLatencySamples returns the recent input → frame latencies of all sessions, sorted:
+// from an input's arrival to the first frame its game said reflects it (any game, no marker).
+func (h *Host) InputLatencySamples() []time.Duration { return h.inputLatency.snapshot() }

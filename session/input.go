@@ -28,8 +28,10 @@ func (s *Session) onInput(msg webrtc.DataChannelMessage) {
 				s.inputsLimited.Add(1)
 				return
 			}
-			s.lastInput.Store(time.Now().UnixNano())
+			now := time.Now()
+			s.lastInput.Store(now.UnixNano())
 			s.lastInputSeq.Store(ev.Seq)
+			s.inputClock.input(ev.Seq, now)
 			s.inputsApplied.Add(1)
 			s.g.Input(ev)
 			return

@@ -30,11 +30,15 @@ const (
 // sender's (zero when the game makes no sound), and the input's.
 type Stats struct {
 	media.VideoStats
-	Audio          media.AudioStats
-	InputsApplied  uint64
-	InputsInvalid  uint64
-	InputsLimited  uint64
-	LastInputSeq   uint32
+	Audio         media.AudioStats
+	InputsApplied uint64
+	InputsInvalid uint64
+	InputsLimited uint64
+	LastInputSeq  uint32
+	// InputToFrame is the latest input → frame latency (see inputClock), InputSamples how
+	// many were taken; 0 before the game showed a frame for an input.
+	InputToFrame   time.Duration
+	InputSamples   uint64
 	ConnectedSince time.Time
 }
 
@@ -99,6 +103,8 @@ type Session struct {
 
 	inputsApplied, inputsInvalid, inputsLimited atomic.Uint64
 	lastInputSeq                                atomic.Uint32
+	inputClock                                  inputClock
+	gamePtr                                     atomic.Pointer[game.Game] // set once the game exists
 }
 
 func newSession(h *Host, id, gameName string, factory game.Factory) *Session {
@@ -125,6 +131,7 @@ func (s *Session) Stats() Stats {
 		InputsApplied: s.inputsApplied.Load(), InputsInvalid: s.inputsInvalid.Load(),
 		InputsLimited: s.inputsLimited.Load(), LastInputSeq: s.lastInputSeq.Load(),
 	}
+	st.InputToFrame, st.InputSamples = s.inputClock.latest()
 	if v := s.videoPtr.Load(); v != nil {
 		st.VideoStats = v.Stats()
 	}

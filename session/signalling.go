@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/protocol"
 )
@@ -136,18 +137,23 @@ func (s *Session) sendError(err error) { s.h.sendToClient(s.id, protocol.ErrorMe
 // starts the game and the video pipeline.
 func (s *Session) start() error {
 	cfg := s.h.cfg
-	g, err := s.factory(game.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS})
+	gcfg := game.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Session: s.id}
+	g, err := s.factory(gcfg)
 	if err != nil {
 		return fmt.Errorf("create game %s: %w", s.game, err)
 	}
+	if sized, ok := g.(game.Sized); ok {
+		gcfg = sized.Config() // the catalog's size and rate for this game
+	}
 	s.g = g
+	s.gamePtr.Store(&g)
 	peer, err := s.h.media.NewPeer()
 	if err != nil {
 		return err
 	}
 	s.peer = peer
 	video, err := media.NewVideoSender(media.VideoConfig{
-		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, EncoderBackend: cfg.EncoderBackend,
+		Width: gcfg.Width, Height: gcfg.Height, FPS: gcfg.FPS, EncoderBackend: cfg.EncoderBackend,
 		Host: cfg.ID, Logger: s.log, OnFrameSent: s.h.latency.add,
 	}, peer, s.id)
 	if err != nil {
@@ -206,7 +212,14 @@ func (s *Session) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.pipeline.Go(func() {
-		if err := g.Run(ctx, video.Put); err != nil {
+		sink := func(f *game.Frame) {
+			if d, ok := s.inputClock.frame(f); ok {
+				s.h.inputLatency.add(d)
+				metrics.InputToFrameSeconds.WithLabelValues(cfg.ID).Observe(d.Seconds())
+			}
+			video.Put(f)
+		}
+		if err := g.Run(ctx, sink); err != nil {
 			reason, detail := gameEnd(err)
 			if reason == protocol.ReasonGameEnded {
 				s.log.Info("the game ended the session", "detail", detail)

@@ -220,9 +220,14 @@ test("media rows", () => {
       ["link estimate", "2.40 Mbit/s"],
       ["repairs", "38 resent of 40 NACKed · 2 keyframes (1 asked)"],
       ["adapted", "1 size changes · 3 frames skipped"],
+      ["input→frame (host)", "–"],
     ],
   );
   assert.deepEqual(formatMedia({ type: "media", width: -1, target_kbps: "x" })[0], ["sending", "0×0 ? at 0 kbit/s"]);
+  const inputRow = (m) => formatMedia({ type: "media", ...m }).at(-1);
+  assert.deepEqual(inputRow({ input_ms: 16.72 }), ["input→frame (host)", "16.7 ms"]);
+  assert.deepEqual(inputRow({ input_ms: 0 }), ["input→frame (host)", "–"]);
+  assert.deepEqual(inputRow({ input_ms: "x" }), ["input→frame (host)", "–"]);
 });
 
 test("gamepad encodings match PROTOCOL.md", () => {

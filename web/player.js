@@ -52,7 +52,7 @@
 //   media          what the host says it sends (the "media" message on the control data
 //                  channel, about once a second): codec, width, height, target_kbps,
 //                  estimate_kbps, frames_skipped, keyframes, plis, nacks, rtx_packets,
-//                  switches; null before the first
+//                  switches, input_ms (absent until measured); null before the first
 //   stats          latest getStats sample: rttMs, fps, bitrateKbps, packetLossPct, decodeMs,
 //                  jitterBufferMs, width, height, framesDecoded, framesDropped, codec, decoder,
 //                  c2pP50, c2pP95, c2pCount (null where not known)

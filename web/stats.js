@@ -117,6 +117,8 @@ export function formatMedia(m) {
     ["link estimate", formatKbps(n(m.estimate_kbps))],
     ["repairs", `${n(m.rtx_packets)} resent of ${n(m.nacks)} NACKed · ${n(m.keyframes)} keyframes (${n(m.plis)} asked)`],
     ["adapted", `${n(m.switches)} size changes · ${n(m.frames_skipped)} frames skipped`],
+    // The host's input → frame latency: any game, no marker (absent until measured).
+    ["input→frame (host)", typeof m.input_ms === "number" && m.input_ms > 0 ? `${formatMs(m.input_ms)} ms` : "–"],
   ];
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgeplay/edgeplay/gameproc"
+	"github.com/edgeplay/edgeplay/input"
 	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/internal/testplayer"
 	"github.com/edgeplay/edgeplay/protocol"
@@ -70,9 +71,22 @@ func TestGameProcEndToEnd(t *testing.T) {
 		}
 	}
 
-	// 1. The test game plays; the player leaves.
+	// 1. The test game plays; input reaches it and the host measures input → frame latency
+	// from the input seq its frames carry (no marker); the player leaves.
 	p := play("testgame")
 	framesArrive(p)
+	waitFor(t, 10*time.Second, "the host reports input → frame latency", func() bool {
+		if _, err := p.SendInput(input.Event{Type: input.KeyDown, Code: 4}); err != nil {
+			t.Fatal(err)
+		}
+		return p.Media().InputMs > 0
+	})
+	if ms := p.Media().InputMs; ms > 500 {
+		t.Errorf("input → frame %v ms, want well under 500 (a 30 fps game)", ms)
+	}
+	if len(a.Hosts()[0].InputLatencySamples()) == 0 {
+		t.Error("the host kept no input → frame samples")
+	}
 	if m, err := p.Leave(ctxFor(t, 10*time.Second)); err != nil || m.Reason != protocol.ReasonPlayerLeft {
 		t.Fatalf("leave: %+v, %v; want ended player_left", m, err)
 	}

@@ -63,6 +63,11 @@ var (
 		Help:    "Time from where an Opus frame's first sample belongs on the game's clock to its packet handed to the pacer.",
 		Buckets: []float64{.005, .01, .015, .02, .03, .04, .06, .1},
 	}, []string{"host"})
+	InputToFrameSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgeplay_input_to_frame_seconds",
+		Help:    "Time from a player's input reaching the host to the first frame the game says reflects it (any game: frames carry the input seq they applied).",
+		Buckets: []float64{.002, .005, .01, .017, .025, .033, .05, .075, .1, .15, .25},
+	}, []string{"host"})
 	FramesByHeight = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_video_frames_total", Help: "Video frames sent, by encoded height (the resolution ladder's rung).",
 	}, []string{"host", "height"})

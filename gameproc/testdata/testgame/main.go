@@ -8,6 +8,12 @@
 //	TESTGAME_IGNORE_SHUTDOWN=1 do not exit at shutdown (sleep), and ignore SIGTERM
 //	TESTGAME_CHILD_PIDFILE=P   fork a child (sleep) and write its pid to P
 //	TESTGAME_FDFILE=P          write the descriptors it inherited to P, one "fd target" a line
+//	TESTGAME_LOAD_MS=N         take N ms to load (sends loading first)
+//	TESTGAME_HANG_READY=1      stop everything (sleep) once ready
+//	TESTGAME_EVENTFILE=P       append what the host says to P, a line each: "assign SESSION",
+//	                           "joined PLAYER", "away", "back", "drain"
+//
+// At drain it ends the session itself with the result {"drained":true}.
 package main
 
 import (
@@ -73,10 +79,28 @@ func run() error {
 			}
 		}
 	}
+	if ms := envInt("TESTGAME_LOAD_MS"); ms > 0 {
+		if err := g.Loading(time.Duration(ms)*time.Millisecond + 5*time.Second); err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
 	if err := g.Ready(); err != nil {
 		return err
 	}
 	_ = g.Log(gamesdk.LevelInfo, "testgame ready")
+	if os.Getenv("TESTGAME_HANG_READY") != "" {
+		time.Sleep(time.Hour)
+	}
+	note := func(format string, args ...any) {
+		if p := os.Getenv("TESTGAME_EVENTFILE"); p != "" {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			if err == nil {
+				_, _ = fmt.Fprintf(f, format+"\n", args...)
+				_ = f.Close()
+			}
+		}
+	}
 
 	every := time.Second / time.Duration(g.Welcome().FPS)
 	var started bool
@@ -94,10 +118,20 @@ func run() error {
 		}
 		switch ev := ev.(type) {
 		case gamesdk.Assign:
+			note("assign %s", ev.Session)
 			if err := g.Started(); err != nil {
 				return err
 			}
 			started, next = true, time.Now()
+		case gamesdk.PlayerJoined:
+			note("joined %s", ev.ID)
+		case gamesdk.PlayerAway:
+			note("away")
+		case gamesdk.PlayerBack:
+			note("back")
+		case gamesdk.Drain:
+			note("drain")
+			return g.End(`{"drained":true}`)
 		case gamesdk.Input:
 			for _, in := range ev.Events {
 				if in.Type == input.KeyDown {
