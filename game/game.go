@@ -118,13 +118,26 @@ type Frame struct {
 	Ready         time.Time
 	InputSeq      uint32 // the last input sequence number applied before this frame was rendered
 	pool          *FramePool
+	release       func() // a borrowed frame's (see BorrowedFrame)
 }
 
-// Release hands the frame back to its pool. The caller must not touch it afterwards.
+// Release hands the frame back to its pool, or to the owner of a borrowed frame. The caller
+// must not touch it afterwards.
 func (f *Frame) Release() {
-	if f != nil && f.pool != nil {
+	switch {
+	case f == nil:
+	case f.release != nil:
+		f.release()
+	case f.pool != nil:
 		f.pool.p.Put(f)
 	}
+}
+
+// BorrowedFrame is a w×h RGBA frame over pixels its owner lends (a game process's shared
+// memory: no copy), with stride bytes per row. Release calls release, which takes the pixels
+// back; the frame must not be touched after it.
+func BorrowedFrame(w, h, stride int, pix []byte, release func()) *Frame {
+	return &Frame{Width: w, Height: h, Stride: stride, Pix: pix, release: release}
 }
 
 // FramePool recycles frame buffers of one size so that rendering at 60 fps allocates nothing.

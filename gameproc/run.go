@@ -75,8 +75,7 @@ type run struct {
 	result    string // ending's result
 
 	pool    gameproto.BufferPool
-	mem     []byte // the pool's mapping; nil before buffer_pool
-	frames  *game.FramePool
+	slots   *slots // the frame pool's mapping and slots; nil before buffer_pool
 	lastSeq uint64
 
 	apool gameproto.AudioPool
@@ -127,6 +126,14 @@ func (r *run) read() {
 	}
 }
 
+// releasedC is the slots' release channel, nil (never ready) before buffer_pool.
+func (r *run) releasedC() <-chan uint8 {
+	if r.slots == nil {
+		return nil
+	}
+	return r.slots.released
+}
+
 // claim gives the process to g's session: from now on it takes g's input, notes and sound,
 // and a ready process gets its assignment at once (a loading one when it is ready).
 func (r *run) claim(g *Game) error {
@@ -174,6 +181,10 @@ func (r *run) loop(ctx context.Context, sink func(*game.Frame)) error {
 			if err := r.input(ev); err != nil {
 				return err
 			}
+		case k := <-r.releasedC():
+			if err := r.release(k); err != nil {
+				return err
+			}
 		case m := <-r.notes:
 			if r.state == stateStarting || r.state == stateStarted {
 				if err := r.send(m); err != nil {
@@ -216,11 +227,12 @@ func (r *run) stop(cause error) {
 	<-r.readerDone
 	r.deadline.Stop()
 	r.heard.Stop()
-	for _, m := range []*[]byte{&r.mem, &r.amem} {
-		if *m != nil {
-			_ = gameproto.Unmap(*m)
-			*m = nil
-		}
+	if r.slots != nil {
+		r.slots.close() // now, or when the session releases the last frame it holds
+	}
+	if r.amem != nil {
+		_ = gameproto.Unmap(r.amem)
+		r.amem = nil
 	}
 	if cause != nil && !errors.Is(cause, errCanceled) {
 		r.log.Info("game process ended", "err", cause, "status", r.ch.status())
@@ -424,7 +436,7 @@ func (r *run) welcome(h gameproto.Hello) error {
 	if err != nil {
 		return err
 	}
-	r.pool, r.mem, r.frames = pool, mem, game.NewFramePool(cfg.Width, cfg.Height)
+	r.pool, r.slots = pool, newSlots(pool, mem)
 	if err := r.send(pool, int(f.Fd())); err != nil {
 		return err
 	}
@@ -439,11 +451,10 @@ func (r *run) welcome(h gameproto.Hello) error {
 	return nil
 }
 
-// frame copies a submitted slot into a frame for the sink and hands the slot straight back.
-// Copying is the first slice's simple, safe choice: the sink may keep the frame as long as it
-// likes and the game always has a free slot. Because the slot is released at once, the host
-// holds no slot between messages, so "a frame_ready for a slot the game does not own" cannot
-// be told from a game that raced its own release; zero copy will track ownership.
+// frame lends a submitted slot to the sink as a borrowed frame (no copy): the slot is the
+// host's until the session releases the frame, when the loop sends release (see slots). The
+// media pipeline keeps at most two (the one it encodes and the newest waiting), so a game
+// with three slots always has one to render into.
 func (r *run) frame(m gameproto.FrameReady, sink func(*game.Frame)) error {
 	if err := r.pool.Check(m); err != nil {
 		return fmt.Errorf("%w: frame_ready: %w", ErrProtocol, err)
@@ -451,22 +462,25 @@ func (r *run) frame(m gameproto.FrameReady, sink func(*game.Frame)) error {
 	if m.Seq <= r.lastSeq {
 		return fmt.Errorf("%w: frame_ready seq %d after %d", ErrProtocol, m.Seq, r.lastSeq)
 	}
-	r.lastSeq = m.Seq
-	src := r.pool.Plane(r.pool.Slot(r.mem, int(m.Slot)), 0)
-	stride := int(r.pool.Planes[0].Stride)
-	f := r.frames.Get()
-	row := 4 * f.Width
-	for y := range f.Height {
-		copy(f.Pix[y*f.Stride:y*f.Stride+row], src[y*stride:y*stride+row])
-	}
-	f.Seq, f.Ready, f.InputSeq = m.Seq, time.Now(), m.InputSeq
-	if err := r.send(gameproto.Release{Slot: m.Slot}); err != nil {
-		f.Release()
+	f, err := r.slots.lend(m)
+	if err != nil {
 		return err
 	}
+	r.lastSeq = m.Seq
+	// Ready is when the game finished the frame (its pts), so the host's latency figures
+	// include the hand-off across the process boundary.
+	f.Seq, f.Ready, f.InputSeq = m.Seq, hostTime(m.PTS, 0), m.InputSeq
 	r.arm(r.cmd.StallTimeout)
 	sink(f)
 	return nil
+}
+
+// release hands slot k back to the game, once the session released its frame.
+func (r *run) release(k uint8) error {
+	if r.state != stateStarted { // ending: the game no longer renders
+		return nil
+	}
+	return r.send(gameproto.Release{Slot: k})
 }
 
 // audioPool sends the audio pool: s16 slots of 10 ms in a sealed memfd the host maps too.
@@ -490,8 +504,7 @@ func (r *run) audioPool() error {
 }
 
 // sound copies a submitted audio slot into a chunk for the audio sink and hands the slot
-// straight back. The chunk's start is the game's pts on the host's clock; a pts more than a
-// second away from now (a game's clock gone wrong) is taken as now.
+// straight back. The chunk's start is the game's pts on the host's clock (see hostTime).
 func (r *run) sound(m gameproto.AudioReady) error {
 	if err := r.apool.Check(m); err != nil {
 		return fmt.Errorf("%w: audio_ready: %w", ErrProtocol, err)
@@ -504,15 +517,21 @@ func (r *run) sound(m gameproto.AudioReady) error {
 	if err := r.send(gameproto.AudioRelease{Slot: m.Slot}); err != nil {
 		return err
 	}
-	now := time.Now()
-	start := now.Add(time.Duration(int64(m.PTS) - monotonicNS()))
-	if d := start.Sub(now); d > time.Second || d < -time.Second {
-		start = now
-	}
 	if r.audio != nil {
-		r.audio(game.AudioChunk{PCM: pcm, Start: start})
+		r.audio(game.AudioChunk{PCM: pcm, Start: hostTime(m.PTS, time.Second)})
 	}
 	return nil
+}
+
+// hostTime turns a game's pts (CLOCK_MONOTONIC ns) into a time on the host's clock; a pts
+// later than now+ahead or more than a second ago (a game's clock gone wrong) is taken as now.
+func hostTime(pts uint64, ahead time.Duration) time.Time {
+	now := time.Now()
+	t := now.Add(time.Duration(int64(pts) - monotonicNS()))
+	if d := t.Sub(now); d > ahead || d < -time.Second {
+		return now
+	}
+	return t
 }
 
 // monotonicNS is CLOCK_MONOTONIC in nanoseconds, the clock of the games' pts.

@@ -31,6 +31,7 @@ func TestHandleRejects(t *testing.T) {
 		{"frame before started", stateStarting, gameproto.FrameReady{Slot: 0, Seq: 9}, ErrProtocol},
 		{"slot past the pool", stateStarted, gameproto.FrameReady{Slot: frameSlots, Seq: 9}, ErrProtocol},
 		{"seq not increasing", stateStarted, gameproto.FrameReady{Slot: 0, Seq: 5}, ErrProtocol},
+		{"slot the host holds", stateStarted, gameproto.FrameReady{Slot: 1, Seq: 9}, ErrProtocol},
 		{"audio without a pool", stateStarted, gameproto.AudioReady{Slot: 0, Frames: 1}, ErrProtocol},
 		{"loading after ready", stateStarted, gameproto.Loading{UntilMS: 1000}, ErrProtocol},
 		{"fatal while loading", stateLoading, gameproto.Fatal{Text: "no assets"}, ErrStartFailed},
@@ -42,8 +43,11 @@ func TestHandleRejects(t *testing.T) {
 				cmd:   Command{StallTimeout: DefaultStallTimeout},
 				log:   slog.Default(),
 				state: tt.state, deadline: time.NewTimer(time.Hour),
-				pool: pool, mem: make([]byte, pool.Size()), frames: game.NewFramePool(64, 48),
+				pool: pool, slots: newSlots(pool, make([]byte, pool.Size())),
 				lastSeq: 5,
+			}
+			if _, err := r.slots.lend(gameproto.FrameReady{Slot: 1}); err != nil { // the host holds slot 1
+				t.Fatal(err)
 			}
 			defer r.deadline.Stop()
 			err := r.handle(context.Background(), tt.m, func(f *game.Frame) {

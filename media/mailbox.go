@@ -13,6 +13,7 @@ import (
 type mailbox struct {
 	mu      sync.Mutex
 	f       *game.Frame // guarded by mu
+	closed  bool        // guarded by mu: drained; frames put now are released at once
 	ready   chan struct{}
 	dropped atomic.Uint64
 }
@@ -22,6 +23,11 @@ func newMailbox() *mailbox { return &mailbox{ready: make(chan struct{}, 1)} }
 // put never blocks.
 func (m *mailbox) put(f *game.Frame) {
 	m.mu.Lock()
+	if m.closed { // the pipeline stopped: nobody will take it (a frame may lend memory)
+		m.mu.Unlock()
+		f.Release()
+		return
+	}
 	old := m.f
 	m.f = f
 	m.mu.Unlock()
@@ -44,9 +50,13 @@ func (m *mailbox) take() *game.Frame {
 	return f
 }
 
-// drain releases a frame left behind when the pipeline stops.
+// drain releases a frame left behind when the pipeline stops, and every frame put later.
 func (m *mailbox) drain() {
-	if f := m.take(); f != nil {
+	m.mu.Lock()
+	f := m.f
+	m.f, m.closed = nil, true
+	m.mu.Unlock()
+	if f != nil {
 		f.Release()
 	}
 }

@@ -38,3 +38,22 @@ func TestMailboxNewestWins(t *testing.T) {
 		t.Fatal("drain left a frame")
 	}
 }
+
+// After drain, frames put are released at once: a borrowed frame (a game process's shared
+// memory) is never stranded in a mailbox nobody reads.
+func TestMailboxReleasesAfterDrain(t *testing.T) {
+	m := newMailbox()
+	released := 0
+	borrowed := func() *game.Frame {
+		return game.BorrowedFrame(16, 16, 64, make([]byte, 64*16), func() { released++ })
+	}
+	m.put(borrowed())
+	m.drain()
+	if released != 1 {
+		t.Fatalf("drain released %d frames, want 1", released)
+	}
+	m.put(borrowed())
+	if released != 2 || m.take() != nil {
+		t.Fatalf("a frame put after drain: %d released, want 2 and an empty mailbox", released)
+	}
+}

@@ -34,7 +34,7 @@ func TestGameProcEndToEnd(t *testing.T) {
 	bin := buildTestGame(t)
 	a := startApp(t, appOpts{slots: 1, mutate: func(c *app.Config) {
 		h := &c.Hosts[0]
-		h.Width, h.Height, h.FPS = 640, 360, 30 // small and slow: the test game's frames are copied
+		h.Width, h.Height, h.FPS = 640, 360, 30 // small and slow: the race detector slows the test game
 		h.Games["testgame"] = gameproc.Factory(gameproc.Command{Path: bin, Logger: testLogger()})
 		// 60 frames at 30 fps: it crashes (exit status 3) about 2 s after it started.
 		h.Games["crashgame"] = gameproc.Factory(gameproc.Command{
