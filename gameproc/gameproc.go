@@ -96,12 +96,16 @@ func (c Command) withDefaults() (Command, error) {
 		return c, fmt.Errorf("gameproc: stall timeout %v, want 100ms..1m", c.StallTimeout)
 	case c.Warm < 0 || c.Warm > MaxWarm:
 		return c, fmt.Errorf("gameproc: warm pool of %d, want 0..%d", c.Warm, MaxWarm)
-	case c.MemoryLimit < 0 || c.CPULimit < 0:
-		return c, fmt.Errorf("gameproc: negative limit")
 	case (c.Width == 0) != (c.Height == 0):
 		return c, fmt.Errorf("gameproc: size %dx%d: set both or neither", c.Width, c.Height)
 	}
-	return c, nil
+	return c, c.checkLimits()
+}
+
+// Validate checks c as Factory and NewLauncher will, without starting anything.
+func (c Command) Validate() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 // config is the stream a game of c renders for a host that asks for cfg: c's size and rate

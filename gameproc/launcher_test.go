@@ -108,6 +108,7 @@ func TestWarmPoolOtherStreamIsCold(t *testing.T) {
 // fastHeartbeat makes heartbeats 200 ms (missed after 600 ms) for the test; the old values
 // come back after every other cleanup (the processes are gone then).
 func fastHeartbeat(t *testing.T) {
+	t.Helper()
 	hb, miss := heartbeat, heartbeatMiss
 	t.Cleanup(func() { heartbeat, heartbeatMiss = hb, miss })
 	heartbeat, heartbeatMiss = 200*time.Millisecond, 600*time.Millisecond

@@ -15,13 +15,14 @@ import (
 func FuzzParseHeartbeat(f *testing.F) {
 	good, _ := json.Marshal(protocol.Heartbeat{
 		Host: "h1", Region: "dxb-1", State: protocol.HostReady, Slots: 4, Used: 1, Reserved: 1,
-		Games: []string{"demo", "chess"}, Seq: 7,
+		Games: []string{"demo", "chess"}, Titles: map[string]string{"chess": "Chess"}, Seq: 7,
 	})
 	f.Add(protocol.SubjectHeartbeat("h1"), good)
 	f.Add(protocol.SubjectHeartbeat("h1"), []byte(`{"host":"h1","region":"r","state":"ready","slots":2,"used":5,"games":["demo","demo"]}`))
 	f.Add(protocol.SubjectHeartbeat("h2"), good)
 	f.Add("edgeplay.host.h1.heartbeat", []byte(`{"host":"h1","region":"r","slots":-1}`))
 	f.Add("x", []byte(`not json`))
+	f.Add(protocol.SubjectHeartbeat("h1"), []byte(`{"host":"h1","region":"r","games":["demo"],"titles":{"chess":"Chess","demo":"\n"}}`))
 	f.Fuzz(func(t *testing.T, subject string, data []byte) {
 		hb, ok := parseHeartbeat(subject, data)
 		if !ok {
@@ -30,6 +31,11 @@ func FuzzParseHeartbeat(f *testing.F) {
 		if !protocol.ValidName(hb.Host) || !protocol.ValidName(hb.Region) || subject != protocol.SubjectHeartbeat(hb.Host) ||
 			hb.Slots < 0 || hb.Slots > 4096 || hb.Used < 0 || hb.Reserved < 0 || len(hb.Games) > 256 {
 			t.Fatalf("accepted %+v on %q", hb, subject)
+		}
+		for g, title := range hb.Titles {
+			if !slices.Contains(hb.Games, g) || !protocol.ValidTitle(title) {
+				t.Fatalf("accepted the title %q of %q in %+v", title, g, hb)
+			}
 		}
 		x := NewIndex()
 		v := HostView{

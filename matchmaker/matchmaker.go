@@ -290,6 +290,11 @@ func parseHeartbeat(subject string, data []byte) (protocol.Heartbeat, bool) {
 			return hb, false
 		}
 	}
+	for g, title := range hb.Titles { // a title for a game the host offers, fit for players
+		if !slices.Contains(hb.Games, g) || !protocol.ValidTitle(title) {
+			return hb, false
+		}
+	}
 	return hb, true
 }
 

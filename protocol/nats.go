@@ -3,7 +3,10 @@ package protocol
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // NATS subjects. Every payload is JSON. docs/PROTOCOL.md ("NATS subjects") documents them.
@@ -95,6 +98,22 @@ type Heartbeat struct {
 	GPUs     []GPU     `json:"gpus,omitempty"` // none when the host has no GPU
 	Seq      uint64    `json:"seq"`
 	Time     time.Time `json:"time"`
+
+	// Titles names games for players, by game id ("paddle": "Paddle"); a game without a
+	// title has none here. Each key is one of Games, each title passes ValidTitle.
+	Titles map[string]string `json:"titles,omitempty"`
+}
+
+// MaxTitleSize bounds a game's title, in bytes: a line in a game picker.
+const MaxTitleSize = 64
+
+// ValidTitle reports whether s is acceptable as a game's title, shown to players: 1 to
+// MaxTitleSize bytes of UTF-8, not only white space, with no control character.
+func ValidTitle(s string) bool {
+	if len(s) == 0 || len(s) > MaxTitleSize || !utf8.ValidString(s) || strings.TrimSpace(s) == "" {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // GPU describes one GPU of a host.

@@ -148,6 +148,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	}
 	s.mux.Handle("GET /metrics", promhttp.Handler())
 	s.mountAdmin()
+	s.mountGames()
 	if cfg.Web != nil {
 		s.mux.Handle("/", cfg.Web)
 	}

@@ -19,6 +19,9 @@ type Config struct {
 
 	// Games this host can run, by name. Required, at least one.
 	Games map[string]game.Factory
+	// Titles names some of the games for players (advertised in heartbeats, listed by
+	// /v1/games); optional.
+	Titles map[string]string
 
 	// Video.
 	Width, Height int // default 1280×720, the top rung of the resolution ladder
@@ -136,6 +139,14 @@ func (c *Config) validate() error {
 	for name := range c.Games {
 		if !protocol.ValidName(name) {
 			return fmt.Errorf("%w: game name %q must be 1-64 characters of a-z 0-9 - _", ErrConfig, name)
+		}
+	}
+	for name, title := range c.Titles {
+		if _, ok := c.Games[name]; !ok {
+			return fmt.Errorf("%w: a title for %q, which is not one of the games", ErrConfig, name)
+		}
+		if !protocol.ValidTitle(title) {
+			return fmt.Errorf("%w: game %q: title %q must be 1-%d bytes without control characters", ErrConfig, name, title, protocol.MaxTitleSize)
 		}
 	}
 	return nil

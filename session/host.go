@@ -225,6 +225,9 @@ func (h *Host) Heartbeat() protocol.Heartbeat {
 		hb.Games = append(hb.Games, g)
 	}
 	slices.Sort(hb.Games)
+	if len(h.cfg.Titles) > 0 {
+		hb.Titles = h.cfg.Titles // never written after the host started
+	}
 	return hb
 }
 

@@ -30,6 +30,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bitrate over the encoders' range", func(c *Config) { c.BitrateKbps = 250_000 }, "bitrate"},
 		{"negative timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "timeouts"},
 		{"bad game name", func(c *Config) { c.Games = map[string]game.Factory{"My Game": nil} }, "game name"},
+		{"title", func(c *Config) { c.Titles = map[string]string{"demo": "The Demo"} }, ""},
+		{"title of no game", func(c *Config) { c.Titles = map[string]string{"other": "Other"} }, "not one of the games"},
+		{"bad title", func(c *Config) { c.Titles = map[string]string{"demo": "a\nb"} }, "title"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,12 +25,15 @@ func init() {
 }
 
 // startSystem runs the whole system in-process on loopback with one host of slots slots.
-func startSystem(ctx context.Context, slots int, size string, fps int, audio bool) (*app.App, error) {
+// The game is the demo, or factory when not nil.
+func startSystem(ctx context.Context, slots int, size string, fps int, audio bool, factory game.Factory) (*app.App, error) {
 	var w, h int
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
 		return nil, fmt.Errorf("size %q: want WxH", size)
 	}
-	factory := demo.Factory
+	if factory == nil {
+		factory = demo.Factory
+	}
 	if !audio {
 		factory = silentFactory(factory)
 	}
@@ -108,7 +111,7 @@ func runLatency(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := startSystem(ctx, 1, *size, *fps, true)
+	a, err := startSystem(ctx, 1, *size, *fps, true, nil)
 	if err != nil {
 		return err
 	}
@@ -149,6 +152,7 @@ func runDensity(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fps := fs.Int("fps", 60, "frames per second")
 	minFPS := fs.Float64("min-fps", 58, "every session must deliver at least this")
 	audio := fs.Bool("audio", true, "the demo's sound on (an Opus track per session); false: video only")
+	gameCmd := fs.String("game-cmd", "", "play this program as an out-of-process game instead of the in-process demo (e.g. \"bin/edgeplay demo-game\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -156,12 +160,20 @@ func runDensity(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !*audio {
 		what = "video only (-audio=false)"
 	}
+	var factory game.Factory
+	if *gameCmd != "" {
+		var err error
+		if factory, err = commandFactory(*gameCmd); err != nil {
+			return err
+		}
+		what += ", the game as its own process: `" + *gameCmd + "`"
+	}
 	fmt.Fprintf(stdout, "## Density: concurrent %s@%d sessions on one host, %s\n\n%s\n\n", *size, *fps, what, machineLine())
 	fmt.Fprintf(stdout, "Players are pion peers in the same process (they receive and depacketize, they do not decode), so they share the CPU with the host.\n\n")
 	fmt.Fprintf(stdout, "| sessions | min fps | mean fps | frames dropped by the host | server latency p50 | p99 |\n|---|---|---|---|---|---|\n")
 	best := 0
 	for n := 1; n <= *maxN; n++ {
-		minF, meanF, dropped, p50, p99, err := densityStep(ctx, n, *size, *fps, *dur, *audio)
+		minF, meanF, dropped, p50, p99, err := densityStep(ctx, n, *size, *fps, *dur, *audio, factory)
 		if err != nil {
 			return err
 		}
@@ -175,8 +187,8 @@ func runDensity(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-func densityStep(ctx context.Context, n int, size string, fps int, dur time.Duration, audio bool) (minF, meanF, dropped float64, p50, p99 time.Duration, err error) {
-	a, err := startSystem(ctx, n, size, fps, audio)
+func densityStep(ctx context.Context, n int, size string, fps int, dur time.Duration, audio bool, factory game.Factory) (minF, meanF, dropped float64, p50, p99 time.Duration, err error) {
+	a, err := startSystem(ctx, n, size, fps, audio, factory)
 	if err != nil {
 		return 0, 0, 0, 0, 0, err
 	}

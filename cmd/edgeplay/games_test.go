@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/edgeplay/edgeplay/game"
 )
 
 func TestParseGames(t *testing.T) {
@@ -30,8 +32,8 @@ func TestParseGames(t *testing.T) {
 		{"two", []string{"a=" + exe, "b=" + exe}, ""},
 		{"no equals", []string{exe}, "want ID=COMMAND"},
 		{"bad id", []string{"my game=" + exe}, "want ID=COMMAND"},
-		{"demo taken", []string{"demo=" + exe}, "already defined"},
-		{"duplicate", []string{"a=" + exe, "a=" + exe}, "already defined"},
+		{"demo taken", []string{"demo=" + exe}, "the built-in game has it"},
+		{"duplicate", []string{"a=" + exe, "a=" + exe}, `"a" is already defined, by --game`},
 		{"no command", []string{"a= "}, "no command"},
 		{"missing", []string{"a=" + filepath.Join(dir, "nope")}, "no such file"},
 		{"not executable", []string{"a=" + plain}, "permission denied"},
@@ -39,7 +41,7 @@ func TestParseGames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			specs, err := parseGames(tt.flags)
+			specs, err := parseGames(tt.flags, "")
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -55,15 +57,36 @@ func TestParseGames(t *testing.T) {
 		})
 	}
 
-	specs, err := parseGames([]string{"mygame=" + exe + "  --level  3"})
+	specs, err := parseGames([]string{"mygame=" + exe + "  --level  3"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := specs[0]; s.id != "mygame" || s.path != exe || !slices.Equal(s.args, []string{"--level", "3"}) {
+	if s := specs[0]; s.id != "mygame" || s.cmd.Path != exe || !slices.Equal(s.cmd.Args, []string{"--level", "3"}) {
 		t.Fatalf("parsed %+v", s)
 	}
-	games := gameCatalog(specs, slog.New(slog.DiscardHandler))
+	// A relative path is made absolute against the working directory.
+	t.Chdir(dir)
+	specs, err = parseGames([]string{"mygame=./mygame"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if specs[0].cmd.Path != exe {
+		t.Fatalf("path %q, want %q", specs[0].cmd.Path, exe)
+	}
+	games := testCatalog(t, specs)
 	if games["demo"] == nil || games["mygame"] == nil || len(games) != 2 {
 		t.Fatalf("catalog %v", games)
 	}
+}
+
+// testCatalog is gameCatalog's factories for specs at 1280x720@60; the warm pools stop when
+// the test ends.
+func testCatalog(t *testing.T, specs []gameSpec) map[string]game.Factory {
+	t.Helper()
+	hg, err := gameCatalog(specs, slog.New(slog.DiscardHandler), game.Config{Width: 1280, Height: 720, FPS: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hg.Close)
+	return hg.games
 }

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/media"
 	"github.com/edgeplay/edgeplay/probe"
@@ -108,6 +109,7 @@ func run(args []string, stderr io.Writer) error {
 		turnTTL     = fs.Duration("turn-ttl", server.DefaultTURNTTL, "how long a player's TURN credentials allow a new relay (gateway, up)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat   = fs.String("log-format", "text", "text or json")
+		gamesFile   = fs.String("games", "", "catalog file of games that run as their own process (JSON; docs/SDK.md, \"Catalog file\"), beside --game (up, host)")
 		gameArgs    gameFlags
 	)
 	fs.Var(&gameArgs, "game", "a game that runs as its own process, beside the built-in demo: ID=COMMAND, COMMAND a program's path and its arguments separated by spaces (no quoting); repeatable (up, host; docs/SDK.md)")
@@ -156,7 +158,10 @@ func run(args []string, stderr io.Writer) error {
 	if len(gameArgs) > 0 && cmd != "up" && cmd != "host" {
 		return errors.New("--game is for up and host")
 	}
-	games, err := parseGames(gameArgs)
+	if *gamesFile != "" && cmd != "up" && cmd != "host" {
+		return errors.New("--games is for up and host")
+	}
+	games, err := parseGames(gameArgs, *gamesFile)
 	if err != nil {
 		return err
 	}
@@ -166,11 +171,26 @@ func run(args []string, stderr io.Writer) error {
 			*slots = 2
 		}
 	}
+	var catalogs []*hostGames // every host's: their warm pools stop when run returns
+	defer func() {
+		for _, hg := range catalogs {
+			hg.Close()
+		}
+	}()
 	hostCfg := func(id string) (session.Config, error) {
 		w, h, err := parseSize(*size)
 		if err != nil {
 			return session.Config{}, err
 		}
+		stream := game.Config{Width: w, Height: h, FPS: *fps}
+		if stream.FPS == 0 {
+			stream.FPS = 60 // the host's default (session.Config)
+		}
+		hg, err := gameCatalog(games, log, stream)
+		if err != nil {
+			return session.Config{}, err
+		}
+		catalogs = append(catalogs, hg)
 		var ips []string
 		if *publicIP != "" {
 			ips = strings.Split(*publicIP, ",")
@@ -181,7 +201,7 @@ func run(args []string, stderr io.Writer) error {
 		}
 		return session.Config{
 			ID: id, Region: *region, Slots: *slots,
-			Games: gameCatalog(games, log),
+			Games: hg.games, Titles: hg.titles,
 			Width: w, Height: h, FPS: *fps, BitrateKbps: *bitrate, EncoderBackend: *encName, Codecs: cs,
 			UDPAddr: *udpAddr, PublicIPs: ips, IdleTimeout: *idle, ResumeGrace: *graceResume, DrainGrace: *grace,
 			Version: version,
