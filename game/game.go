@@ -6,6 +6,7 @@ package game
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -24,9 +25,18 @@ var (
 	ErrHung = errors.New("game_hung")
 	// ErrProtocol: the game broke its protocol with the host (counted as a crash).
 	ErrProtocol = errors.New("protocol")
-	// ErrEnded: the game ended the session itself; the error carries its result.
+	// ErrEnded: the game ended the session itself; the error carries its result (see Ended).
 	ErrEnded = errors.New("game ended")
 )
+
+// Ended is the error of a game that ended the session itself: errors.Is(err, ErrEnded), and
+// errors.As finds the result, a JSON object (e.g. {"score":1200}) or "" for none.
+type Ended struct{ Result string }
+
+func (e *Ended) Error() string { return fmt.Sprintf("game ended: result %q", e.Result) }
+
+// Unwrap makes an Ended match ErrEnded.
+func (e *Ended) Unwrap() error { return ErrEnded }
 
 // Config describes what the host asks of a game instance.
 type Config struct {

@@ -256,7 +256,7 @@ func (r *run) timeout() error {
 	case r.state == stateStarted:
 		return fmt.Errorf("%w: no frame for %v", ErrHung, c.StallTimeout)
 	default: // stateEnding
-		return fmt.Errorf("%w: result %q; it did not exit within %v and was killed", ErrEnded, r.result, shutdownGrace)
+		return fmt.Errorf("%w; it did not exit within %v and was killed", &game.Ended{Result: r.result}, shutdownGrace)
 	}
 }
 
@@ -273,7 +273,7 @@ func (r *run) gone(cause error) error {
 	}
 	switch {
 	case r.state == stateEnding && exited && r.ch.waitErr == nil:
-		return fmt.Errorf("%w: result %q", ErrEnded, r.result)
+		return &game.Ended{Result: r.result}
 	case r.state == stateStarted || r.state == stateEnding:
 		return fmt.Errorf("%w: the game %s", ErrCrashed, what)
 	default:

@@ -145,6 +145,9 @@ type Message struct {
 	Gen uint64 `json:"gen,omitempty"`
 	// draining: when the session will end.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// ended with reason game_ended: the game's result, a JSON object (e.g. {"score":1200}),
+	// when it gave one.
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // MaxRTTClaims bounds the RTT samples in a join.

@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode"
@@ -239,6 +240,8 @@ type Event struct {
 	Detail  string    `json:"detail,omitempty"`
 	// RTTMillis: placed events carry the player's RTT to the chosen data center.
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	// Result: ended events of reason game_ended carry the game's result (a JSON object).
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // EventHostLost is published by the matchmaker leader when a host's heartbeats stop for the

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -105,6 +106,9 @@ type Session struct {
 	lastInputSeq                                atomic.Uint32
 	inputClock                                  inputClock
 	gamePtr                                     atomic.Pointer[game.Game] // set once the game exists
+	// result is the game's, when it ended the session itself with one (set by the
+	// pipeline's game goroutine before it asks the session to stop).
+	result atomic.Pointer[json.RawMessage]
 }
 
 func newSession(h *Host, id, gameName string, factory game.Factory) *Session {
@@ -265,6 +269,13 @@ func (s *Session) end(reason protocol.Reason, detail string) {
 			s.log.Debug("close peer connection", "err", err)
 		}
 	}
+	// Tell the player now: the pipeline may take a while (a game process gets a grace to
+	// exit after shutdown).
+	var result json.RawMessage
+	if r := s.result.Load(); r != nil {
+		result = *r
+	}
+	s.h.sendToClient(s.id, protocol.Message{Type: protocol.TypeEnded, Reason: reason, Message: endText(reason), Result: result})
 	s.pipeline.Wait()
 	s.h.remove(s)
 	// Answer anything still queued so no gateway waits on a request until its timeout.
@@ -277,7 +288,6 @@ func (s *Session) end(reason protocol.Reason, detail string) {
 		}
 		break
 	}
-	s.h.sendToClient(s.id, protocol.Message{Type: protocol.TypeEnded, Reason: reason, Message: endText(reason)})
 	st := s.Stats()
 	host := s.h.cfg.ID
 	metrics.SessionsEnded.WithLabelValues(host, string(reason)).Inc()
@@ -291,7 +301,7 @@ func (s *Session) end(reason protocol.Reason, detail string) {
 		"inputs", st.InputsApplied, "inputs_invalid", st.InputsInvalid, "inputs_limited", st.InputsLimited,
 		"audio_frames", st.Audio.Frames, "audio_dtx", st.Audio.DTX, "audio_dropped", st.Audio.Dropped,
 		"audio_latency", st.Audio.Latency.Round(10*time.Microsecond))
-	s.h.publishEvent(protocol.Event{Kind: "ended", Session: s.id, Game: s.game, Reason: reason, Detail: detail})
+	s.h.publishEvent(protocol.Event{Kind: "ended", Session: s.id, Game: s.game, Reason: reason, Detail: detail, Result: result})
 	s.h.heartbeat()
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -221,6 +222,11 @@ func (s *Session) start() error {
 		}
 		if err := g.Run(ctx, sink); err != nil {
 			reason, detail := gameEnd(err)
+			var ended *game.Ended
+			if errors.As(err, &ended) && ended.Result != "" {
+				r := json.RawMessage(ended.Result)
+				s.result.Store(&r)
+			}
 			if reason == protocol.ReasonGameEnded {
 				s.log.Info("the game ended the session", "detail", detail)
 			} else {

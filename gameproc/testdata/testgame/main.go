@@ -9,7 +9,11 @@
 //	TESTGAME_CHILD_PIDFILE=P   fork a child (sleep) and write its pid to P
 //	TESTGAME_FDFILE=P          write the descriptors it inherited to P, one "fd target" a line
 //	TESTGAME_LOAD_MS=N         take N ms to load (sends loading first)
+//	TESTGAME_LOAD_QUIET=1      … without saying loading (the ready deadline stands)
 //	TESTGAME_HANG_READY=1      stop everything (sleep) once ready
+//	TESTGAME_END_AFTER=N       end the session itself after N frames, result {"frames":N}
+//	TESTGAME_GARBAGE_AFTER=N   write a malformed datagram on the link after N frames
+//	TESTGAME_OVERSIZE_AFTER=N  write a 70,000-byte datagram on the link after N frames
 //	TESTGAME_EVENTFILE=P       append what the host says to P, a line each: "assign SESSION",
 //	                           "joined PLAYER", "away", "back", "drain"
 //
@@ -66,6 +70,12 @@ func run() error {
 		}
 	}
 	fmt.Println("testgame starting") // captured into the host's log
+	// A copy of the link, for writing what the SDK would never send (the SDK's Open takes fd 3
+	// over and may close it).
+	link, err := syscall.Dup(3)
+	if err != nil {
+		return err
+	}
 
 	g, err := gamesdk.Open(gamesdk.Config{})
 	if err != nil {
@@ -80,8 +90,10 @@ func run() error {
 		}
 	}
 	if ms := envInt("TESTGAME_LOAD_MS"); ms > 0 {
-		if err := g.Loading(time.Duration(ms)*time.Millisecond + 5*time.Second); err != nil {
-			return err
+		if os.Getenv("TESTGAME_LOAD_QUIET") == "" {
+			if err := g.Loading(time.Duration(ms)*time.Millisecond + 5*time.Second); err != nil {
+				return err
+			}
 		}
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
@@ -167,6 +179,17 @@ func run() error {
 		frames++
 		if crashAfter > 0 && frames >= crashAfter {
 			os.Exit(3)
+		}
+		if n := envInt("TESTGAME_END_AFTER"); n > 0 && frames >= n {
+			return g.End(fmt.Sprintf(`{"frames":%d}`, frames))
+		}
+		if n := envInt("TESTGAME_GARBAGE_AFTER"); n > 0 && frames >= n {
+			_, _ = syscall.Write(link, []byte{0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3})
+			time.Sleep(time.Hour) // the host cuts it off
+		}
+		if n := envInt("TESTGAME_OVERSIZE_AFTER"); n > 0 && frames >= n {
+			_, _ = syscall.Write(link, make([]byte, 70000))
+			time.Sleep(time.Hour)
 		}
 		if hangAfter > 0 && frames >= hangAfter {
 			time.Sleep(time.Hour)
