@@ -18,7 +18,8 @@
 // Events (CustomEvent, detail in braces):
 //   statechange {state, status}  every change of state or of the status line
 //   banner      {level, text}    a message for the user; level "error" or "info"; text "" clears it
-//   ended       {reason, text}   the session is over (reason as info.endReason below)
+//   ended       {reason, text, result}   the session is over (reason as info.endReason below;
+//                                result: the game's result object for game_ended, else null)
 //   stats       {…}              the latest statistics, once per second while connected
 //   gamepad     {connected, index, id, touch}   a gamepad appeared or went away
 //   audiochange {…info.audio}    the sound settings or the audio playback changed
@@ -597,7 +598,9 @@ export class EdgeplayPlayer extends EventTarget {
         break;
       case "ended": {
         const [level, text] = END_TEXT[msg.reason] ?? ["error", msg.message || `the session ended (${msg.reason})`];
-        this.#finish(s, msg.reason ?? "error", level, text);
+        // A game that ended the session itself may give its result (e.g. {"score": 1200}).
+        const result = msg.result && typeof msg.result === "object" && !Array.isArray(msg.result) ? msg.result : null;
+        this.#finish(s, msg.reason ?? "error", level, text, result);
         break;
       }
       case "draining": {
@@ -1111,7 +1114,7 @@ export class EdgeplayPlayer extends EventTarget {
     this.#finish(s, "client", "error", text);
   }
 
-  #finish(s, reason, level, text) {
+  #finish(s, reason, level, text, result = null) {
     if (this.s !== s) return;
     this.s = null;
     for (const t of s.timers) clearTimeout(t); // also clears intervals: they share one id list
@@ -1140,7 +1143,7 @@ export class EdgeplayPlayer extends EventTarget {
     this.info.endReason = reason;
     this.#banner(level, level ? text : "");
     this.#setState("ended", text);
-    this.dispatchEvent(new CustomEvent("ended", { detail: { reason, text } }));
+    this.dispatchEvent(new CustomEvent("ended", { detail: { reason, text, result } }));
   }
 
   // ---- video frames, latency marker, stats ----
