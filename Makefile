@@ -7,7 +7,7 @@ FUZZTIME ?= 20s
 BENCHTIME ?= 1x
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: run build test race bench fuzz lint deps clean
+.PHONY: run build examples test race bench fuzz lint deps clean
 
 ## run: install what is missing, build, and start everything on http://localhost:8080
 run: build
@@ -18,6 +18,18 @@ build:
 	@scripts/deps.sh build
 	$(GO) build -o bin/edgeplay ./cmd/edgeplay
 	$(GO) build -o bin/edgectl ./cmd/edgectl
+
+## examples: the example games (docs/SDK.md), one executable each in ./bin/examples: every
+## examples/c/NAME (C99, with the C SDK in sdk/c) and every examples/go/NAME (Go, with gamesdk)
+CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic
+examples:
+	@scripts/deps.sh build
+	@mkdir -p bin/examples
+	@set -e; for d in examples/c/*/; do [ -d "$$d" ] || continue; n=$$(basename $$d); \
+		echo "cc  bin/examples/$$n"; \
+		$(CC) $(CFLAGS) -I sdk/c -o bin/examples/$$n $$d*.c sdk/c/edgeplay.c -lm; done
+	@set -e; for d in examples/go/*/; do [ -d "$$d" ] || continue; n=$$(basename $$d); \
+		echo "go  bin/examples/$$n"; $(GO) build -o bin/examples/$$n ./$$d; done
 
 ## test: every test, with the race detector, including the end-to-end tests (Go, headless chromium and Firefox ESR, and the network lab). The end-to-end package runs on its own, after the others: its frame-rate checks need the CPUs.
 test:

@@ -5,7 +5,7 @@
 #                           # iproute2 and nftables (internal/netlab: namespaces, tbf, loss, NAT)
 #   scripts/deps.sh bench   # also ffmpeg (the encoder benchmark's reference), chromium, iproute2 and nftables (the lab)
 set -euo pipefail
-want=(gcc pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libvpx-dev libopus-dev)
+want=(gcc g++ pkg-config libavcodec-dev libavutil-dev libswscale-dev libx264-dev libvpx-dev libopus-dev)
 case "${1:-build}" in
   build) ;;
   test) want+=(chromium firefox-esr nats-server iproute2 nftables); command -v node >/dev/null || want+=(nodejs) ;;
