@@ -18,4 +18,7 @@ var (
 	ErrArg = errors.New("gamesdk: invalid argument")
 	// ErrClosed: the Game was closed.
 	ErrClosed = errors.New("gamesdk: closed")
+	// ErrStuck: Serve cancelled the game's Run and it did not return within
+	// ServeConfig.StopTimeout. Its goroutine is left running: the process should exit.
+	ErrStuck = errors.New("gamesdk: the game's Run did not return")
 )

@@ -52,6 +52,9 @@ type Shutdown struct{ Deadline time.Time }
 // Released says the host gave frame slot Slot back: AcquireFrame may hand it out again.
 type Released struct{ Slot int }
 
+// AudioReleased says the host gave audio slot Slot back: AcquireAudio may hand it out again.
+type AudioReleased struct{ Slot int }
+
 // PoolChanged says the host registered new frame buffers; Frames acquired before are gone.
 type PoolChanged struct{ Pool gameproto.BufferPool }
 
@@ -67,6 +70,7 @@ func (Input) event()            {}
 func (Drain) event()            {}
 func (Shutdown) event()         {}
 func (Released) event()         {}
+func (AudioReleased) event()    {}
 func (PoolChanged) event()      {}
 func (AudioPoolChanged) event() {}
 
@@ -91,9 +95,14 @@ func (g *Game) Poll(timeout time.Duration) (Event, error) {
 		if err := g.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
 			return nil, fmt.Errorf("gamesdk: %w", err)
 		}
+		// A wake-up that came before the deadline above was set is seen here; one after it
+		// cuts the read short (see waker).
+		if g.wake.woken() {
+			return nil, nil
+		}
 		m, fds, err := g.recv()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if time.Now().Before(end) {
+			if time.Now().Before(end) && !g.wake.woken() {
 				continue
 			}
 			return nil, nil
@@ -126,6 +135,10 @@ func (g *Game) handle(m gameproto.Message, fds []int) (Event, error) {
 		}
 		return PoolChanged{Pool: m}, nil
 	case gameproto.AudioPool:
+		if err := g.audioIdle(); err != nil {
+			closeFDs(fds)
+			return nil, err
+		}
 		if err := g.mapAudio(m, fds[0]); err != nil {
 			return nil, err
 		}
@@ -138,8 +151,12 @@ func (g *Game) handle(m gameproto.Message, fds []int) (Event, error) {
 		g.slots[k] = slotFree
 		return Released{Slot: k}, nil
 	case gameproto.AudioRelease:
-		// The SDK sends no audio yet, so the host holds no audio slot.
-		return nil, fmt.Errorf("%w: audio_release for slot %d, which the host does not hold", ErrProtocol, m.Slot)
+		k := int(m.Slot)
+		if g.audioMem == nil || k >= int(g.audio.NSlots) || g.audioSlots.state[k] != slotHost {
+			return nil, fmt.Errorf("%w: audio_release for slot %d, which the host does not hold", ErrProtocol, k)
+		}
+		g.audioSlots.state[k] = slotFree
+		return AudioReleased{Slot: k}, nil
 	case *gameproto.Input:
 		if g.welcome.Caps&gameproto.CapInput == 0 {
 			return nil, fmt.Errorf("%w: input without the input capability", ErrProtocol)

@@ -1,10 +1,15 @@
 package gamesdk_test
 
 import (
+	"context"
 	"errors"
 	"log"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/gamesdk"
 )
 
@@ -77,5 +82,21 @@ func drawRGBA(f *gamesdk.Frame, score int) {
 		for x := 0; x < len(row); x += 4 {
 			row[x], row[x+1], row[x+2], row[x+3] = byte(score), 0x80, 0xff, 0xff
 		}
+	}
+}
+
+// ExampleServe runs an in-process game (here the built-in demo) as a game process: what
+// `edgeplay demo-game` does. Like Example, it needs a host, so it is compiled but not run.
+func ExampleServe() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := gamesdk.Open(gamesdk.Config{Audio: true}) // the demo makes sound, if the host takes it
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer g.Close()
+	// ready → assign → started → frames, sound and input until the session ends.
+	if err := gamesdk.Serve(ctx, g, demo.Factory, gamesdk.ServeConfig{Marker: true}); err != nil {
+		log.Print(err)
 	}
 }

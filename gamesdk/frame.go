@@ -84,6 +84,11 @@ func (g *Game) acquired(f *Frame) error {
 // slot is the host's until it is Released: the game must not touch f afterwards. It sends a
 // heartbeat when one is due.
 func (g *Game) SubmitFrame(f *Frame, inputSeq uint32) error {
+	return g.submitFrame(f, inputSeq, monotonicNS())
+}
+
+// submitFrame is SubmitFrame with the frame's pts: CLOCK_MONOTONIC when it was finished.
+func (g *Game) submitFrame(f *Frame, inputSeq uint32, pts uint64) error {
 	if g.err != nil {
 		return g.err
 	}
@@ -94,7 +99,7 @@ func (g *Game) SubmitFrame(f *Frame, inputSeq uint32) error {
 	if f.Marker {
 		flags = gameproto.FrameMarker
 	}
-	m := gameproto.FrameReady{Slot: uint8(f.Slot), Flags: flags, InputSeq: inputSeq, Seq: g.seq + 1, PTS: monotonicNS()}
+	m := gameproto.FrameReady{Slot: uint8(f.Slot), Flags: flags, InputSeq: inputSeq, Seq: g.seq + 1, PTS: pts}
 	if err := g.send(m, stateStarted); err != nil {
 		return err
 	}

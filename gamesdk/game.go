@@ -98,8 +98,11 @@ type Game struct {
 	next   int    // where AcquireFrame starts looking
 	seq    uint64 // last frame_ready seq
 
-	audio    gameproto.AudioPool
-	audioMem []byte // nil without an audio pool
+	audio      gameproto.AudioPool
+	audioMem   []byte // nil without an audio pool
+	audioSlots audioSlots
+
+	wake *waker // set while Serve runs: another goroutine may cut a Poll short
 
 	state   state
 	session string
@@ -285,6 +288,7 @@ func (g *Game) mapAudio(a gameproto.AudioPool, fd int) error {
 		_ = gameproto.Unmap(g.audioMem)
 	}
 	g.audio, g.audioMem = a, mem
+	g.audioSlots.layout(a, mem)
 	return nil
 }
 
@@ -503,5 +507,6 @@ func (g *Game) Close() error {
 	for i := range g.frames {
 		g.frames[i] = Frame{}
 	}
+	g.audioSlots = audioSlots{}
 	return err
 }

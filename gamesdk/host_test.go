@@ -19,6 +19,9 @@ type fakeHost struct {
 	raw  *net.UnixConn // the same socket, for datagrams gameproto would refuse to send
 	pool gameproto.BufferPool
 	mem  []byte
+
+	audio    gameproto.AudioPool
+	audioMem []byte
 }
 
 func testWelcome() gameproto.Welcome {
@@ -59,6 +62,10 @@ func (h *fakeHost) close() {
 		_ = gameproto.Unmap(h.mem)
 		h.mem = nil
 	}
+	if h.audioMem != nil {
+		_ = gameproto.Unmap(h.audioMem)
+		h.audioMem = nil
+	}
 }
 
 func (h *fakeHost) send(m gameproto.Message) {
@@ -83,6 +90,12 @@ func (h *fakeHost) sendPool(f gameproto.PixelFormat, w, ht, n int) {
 	if err != nil {
 		h.tb.Fatal(err)
 	}
+	h.sendPoolLayout(p)
+}
+
+// sendPoolLayout creates, seals, maps and registers the pool p, laid out as it says.
+func (h *fakeHost) sendPoolLayout(p gameproto.BufferPool) {
+	h.tb.Helper()
 	mf, err := gameproto.NewMemfd("gamesdk-test", p.Size())
 	if err != nil {
 		h.tb.Fatal(err)
@@ -99,6 +112,48 @@ func (h *fakeHost) sendPool(f gameproto.PixelFormat, w, ht, n int) {
 	if err := h.conn.Send(p, int(mf.Fd())); err != nil {
 		h.tb.Fatal(err)
 	}
+}
+
+// sendAudioPool creates, seals, maps and registers the audio pool p.
+func (h *fakeHost) sendAudioPool(p gameproto.AudioPool) {
+	h.tb.Helper()
+	mf, err := gameproto.NewMemfd("gamesdk-audio-test", p.Size())
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	defer mf.Close()
+	mem, err := gameproto.Map(int(mf.Fd()), p.Size())
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	if h.audioMem != nil {
+		_ = gameproto.Unmap(h.audioMem)
+	}
+	h.audio, h.audioMem = p, mem
+	if err := h.conn.Send(p, int(mf.Fd())); err != nil {
+		h.tb.Fatal(err)
+	}
+}
+
+// startAudio is start with audio agreed: the host's welcome has the audio cap, and the audio
+// pool ap follows the RGBA pool of 3 slots.
+func startAudio(tb testing.TB, ap gameproto.AudioPool) (*fakeHost, *Game) {
+	tb.Helper()
+	h, conn := newLink(tb)
+	w := testWelcome()
+	w.Caps |= gameproto.CapAudio
+	h.send(w)
+	h.sendPool(gameproto.RGBA, 64, 32, 3)
+	h.sendAudioPool(ap)
+	g, err := New(conn, Config{Audio: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = g.Close() })
+	if hello, ok := h.recv().(gameproto.Hello); !ok || hello.Caps&gameproto.CapAudio == 0 {
+		tb.Fatalf("hello %#v", hello)
+	}
+	return h, g
 }
 
 // recv reads the game's next message.

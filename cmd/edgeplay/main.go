@@ -44,6 +44,7 @@ Usage:
   edgeplay matchmaker [flags]   run a matchmaker replica
   edgeplay host       [flags]   run a session host
   edgeplay turn       [flags]   run a TURN server (relays for players whose UDP is blocked)
+  edgeplay demo-game  [flags]   the demo as a game process, for --game ID="edgeplay demo-game" (docs/SDK.md)
   edgeplay version
 
 Run "edgeplay <command> -h" for the flags of a command.
@@ -120,6 +121,8 @@ func run(args []string, stderr io.Writer) error {
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return nil
+	case "demo-game":
+		return demoGame(args, stderr)
 	case "up", "gateway", "matchmaker", "host", "turn":
 	default:
 		fmt.Fprint(stderr, usage)
