@@ -43,9 +43,11 @@ test:
 race: test
 
 ## bench: Go benchmarks and the edgebench measurements (see docs/BENCHMARKS.md)
-bench:
+bench: build examples
 	@scripts/deps.sh bench
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./input/ ./game/... ./encoder/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./input/ ./game/... ./encoder/ ./gameproc/
+	$(GO) run ./cmd/edgebench games -demo-cmd "bin/edgeplay demo-game" -c-cmd bin/examples/paddle
+	$(GO) run ./cmd/edgebench density -audio=false -game-cmd "bin/edgeplay demo-game"
 	$(GO) run ./cmd/edgebench encoder
 	$(GO) run ./cmd/edgebench latency
 	$(GO) run ./cmd/edgebench density
@@ -70,6 +72,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHeartbeat$$' -fuzztime $(FUZZTIME) ./matchmaker/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEventsQuery$$' -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./gameproto/
+	$(GO) test -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME) ./gameproc/
 
 ## lint: golangci-lint v2 (installed from the Go module proxy on first use)
 lint:
