@@ -32,29 +32,78 @@ var benchSizes = []struct {
 func BenchmarkEncode(b *testing.B) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			frames := movingFrames(s.w, s.h, 60)
-			e, err := New(Config{Width: s.w, Height: s.h, FPS: 60, Backend: BackendX264})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
-			var conv, enc time.Duration
-			var bytes int
-			for i := 0; b.Loop(); i++ {
-				p, err := e.Encode(frames[i%len(frames)], false)
-				if err != nil {
-					b.Fatal(err)
-				}
-				conv += p.ConvertDur
-				enc += p.EncodeDur
-				bytes += len(p.Data)
-			}
-			n := float64(b.N)
-			b.ReportMetric(float64(conv.Microseconds())/n, "convert-µs/op")
-			b.ReportMetric(float64(enc.Microseconds())/n, "encode-µs/op")
-			b.ReportMetric(float64(bytes)*8*60/n/1000, "kbps@60fps")
+			cfg := Config{Width: s.w, Height: s.h, FPS: 60, Backend: BackendX264}
+			benchEncodeOnly(b, cfg, defaultTuning, movingFrames(s.w, s.h, 60))
 		})
 	}
+}
+
+// BenchmarkEncodeI420 is BenchmarkEncode for a game that renders I420: the same frames,
+// rendered in BT.709 beforehand, so that convert-µs/op is what takes the place of the RGBA
+// conversion (the planes copied in, their matrix changed to BT.601). nv12 takes NV12 frames;
+// i420-copy-only copies without the change of matrix (what a stream that said BT.709 would
+// cost: doc.go, "YUV frames"). The ladder's lower rungs, on demo-game frames, compare with
+// BenchmarkEncodeLadder's.
+func BenchmarkEncodeI420(b *testing.B) {
+	for _, s := range benchSizes {
+		rgba := movingFrames(s.w, s.h, 60)
+		for _, v := range []struct {
+			name   string
+			format game.PixelFormat
+			t      tuning
+		}{
+			{"i420", game.I420, defaultTuning},
+			{"nv12", game.NV12, defaultTuning},
+			{"i420-copy-only", game.I420, tuning{yuvCopy: true}},
+		} {
+			frames := make([]*game.Frame, len(rgba))
+			for i, f := range rgba {
+				frames[i] = yuvOf(f, v.format, 0)
+			}
+			b.Run(s.name+"/"+v.name, func(b *testing.B) {
+				benchEncodeOnly(b, Config{Width: s.w, Height: s.h, FPS: 60, Backend: BackendX264}, v.t, frames)
+			})
+		}
+	}
+	demo := demoFrames(b, 1280, 720, 120)
+	frames := make([]*game.Frame, len(demo))
+	for i, f := range demo {
+		frames[i] = yuvOf(f, game.I420, 0)
+	}
+	for _, codec := range []string{CodecH264, CodecVP8} {
+		for _, r := range ladder[1:] {
+			b.Run("ladder/"+codec+"/"+r.name, func(b *testing.B) {
+				cfg := Config{Width: r.w, Height: r.h, SrcWidth: 1280, SrcHeight: 720, FPS: 60, Codec: codec, BitrateKbps: r.kbps}
+				benchEncode(b, cfg, defaultTuning, frames)
+			})
+		}
+	}
+}
+
+// benchEncodeOnly encodes frames round and round and reports the two halves of Encode and
+// the output rate.
+func benchEncodeOnly(b *testing.B, cfg Config, t tuning, frames []*game.Frame) {
+	b.Helper()
+	e, err := newEncoder(cfg, t)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	var conv, enc time.Duration
+	var bytes int
+	for i := 0; b.Loop(); i++ {
+		p, err := e.Encode(frames[i%len(frames)], false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conv += p.ConvertDur
+		enc += p.EncodeDur
+		bytes += len(p.Data)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(conv.Microseconds())/n, "convert-µs/op")
+	b.ReportMetric(float64(enc.Microseconds())/n, "encode-µs/op")
+	b.ReportMetric(float64(bytes)*8*60/n/1000, "kbps@60fps")
 }
 
 // BenchmarkConvert compares ways of doing the RGBA → YUV 4:2:0 conversion alone: our

@@ -162,28 +162,28 @@ static int configure_vaapi(ep_encoder *e, const ep_enc_config *cfg) {
     return e->hwframe == NULL ? AVERROR(ENOMEM) : 0;
 }
 
-// open_sws sets up swscale from (sw, sh) in src format to the encoder's picture.
-static int open_sws(ep_encoder *e, const ep_enc_config *cfg, int sw, int sh,
-                    enum AVPixelFormat src, enum AVPixelFormat dst) {
-    e->sws = sws_alloc_context();
-    if (e->sws == NULL) {
+// new_sws sets up swscale from (sw, sh) in src format to the encoder's picture, with the
+// encoder's algorithm and slice threads.
+static int new_sws(ep_encoder *e, int sw, int sh, enum AVPixelFormat src, struct SwsContext **out) {
+    struct SwsContext *s = sws_alloc_context();
+    if (s == NULL) {
         return AVERROR(ENOMEM);
     }
+    *out = s; // freed by ep_encoder_close, whether or not it initialises
     int ret;
-    if ((ret = av_opt_set_int(e->sws, "srcw", sw, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "srch", sh, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "src_format", src, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "dstw", cfg->width, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "dsth", cfg->height, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "dst_format", dst, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "sws_flags", cfg->sws_flags, 0)) < 0 ||
-        (ret = av_opt_set_int(e->sws, "threads", cfg->sws_threads, 0)) < 0) {
+    if ((ret = av_opt_set_int(s, "srcw", sw, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "srch", sh, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "src_format", src, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "dstw", e->frame->width, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "dsth", e->frame->height, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "dst_format", e->frame->format, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "sws_flags", e->sws_flags, 0)) < 0 ||
+        (ret = av_opt_set_int(s, "threads", e->sws_threads, 0)) < 0) {
         return ret;
     }
-    e->sws_threads = cfg->sws_threads;
     // The colour defaults are what ffmpeg uses for RGB -> YUV: BT.601 matrix, limited range.
-    // From YUV420P to YUV420P nothing changes but the size.
-    return sws_init_context(e->sws, NULL, NULL);
+    // From YUV to YUV nothing changes but the size and the layout of the chroma.
+    return sws_init_context(s, NULL, NULL);
 }
 
 // open_picture allocates the encoder's picture and what the conversion needs besides.
@@ -191,6 +191,9 @@ static int open_picture(ep_encoder *e, const ep_enc_config *cfg) {
     e->conv = cfg->conv;
     e->src_width = cfg->src_width;
     e->src_height = cfg->src_height;
+    e->sws_flags = cfg->sws_flags;
+    e->sws_threads = cfg->sws_threads;
+    e->yuv_copy = cfg->yuv_copy;
     e->frame = av_frame_alloc();
     if (e->frame == NULL) {
         return AVERROR(ENOMEM);
@@ -204,8 +207,7 @@ static int open_picture(ep_encoder *e, const ep_enc_config *cfg) {
     }
     switch (cfg->conv) {
     case EP_CONV_SWS:
-        return open_sws(e, cfg, cfg->src_width, cfg->src_height, AV_PIX_FMT_RGBA,
-                        e->frame->format);
+        return new_sws(e, cfg->src_width, cfg->src_height, AV_PIX_FMT_RGBA, &e->sws);
     case EP_CONV_FULL_SWS:
         e->full = av_frame_alloc();
         if (e->full == NULL) {
@@ -217,8 +219,7 @@ static int open_picture(ep_encoder *e, const ep_enc_config *cfg) {
         if ((ret = av_frame_get_buffer(e->full, 0)) < 0) {
             return ret;
         }
-        return open_sws(e, cfg, cfg->src_width, cfg->src_height, AV_PIX_FMT_YUV420P,
-                        e->frame->format);
+        return new_sws(e, cfg->src_width, cfg->src_height, AV_PIX_FMT_YUV420P, &e->sws);
     default:
         return 0;
     }
@@ -415,15 +416,25 @@ static void noop_free(void *opaque, uint8_t *data) {
 // sws_run runs swscale from src into the encoder's picture: on the calling thread, or on
 // swscale's slice threads, which only sws_scale_frame runs and which want reference-counted
 // frames.
-static int sws_run(ep_encoder *e, AVFrame *src) {
+static int sws_run(ep_encoder *e, struct SwsContext *sws, AVFrame *src) {
     int ret;
     if (e->sws_threads <= 1) {
-        ret = sws_scale(e->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
+        ret = sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
                         e->frame->data, e->frame->linesize);
     } else {
-        ret = sws_scale_frame(e->sws, e->frame, src);
+        ret = sws_scale_frame(sws, e->frame, src);
     }
     return ret < 0 ? ret : 0;
+}
+
+// wrap_plane makes plane i of src the caller's memory, without a copy: the wrapper must be
+// gone before the call that made it returns.
+static int wrap_plane(AVFrame *src, int i, const uint8_t *data, int stride, int rows) {
+    src->data[i] = (uint8_t *)data;
+    src->linesize[i] = stride;
+    src->buf[i] = av_buffer_create((uint8_t *)data, (size_t)stride * rows, noop_free, NULL,
+                                   AV_BUFFER_FLAG_READONLY);
+    return src->buf[i] == NULL ? AVERROR(ENOMEM) : 0;
 }
 
 // ep_encoder_convert converts and scales a whole RGBA frame with swscale (EP_CONV_SWS).
@@ -440,22 +451,265 @@ int ep_encoder_convert(ep_encoder *e, const uint8_t *rgba, int stride) {
     src->format = AV_PIX_FMT_RGBA;
     src->width = e->src_width;
     src->height = e->src_height;
-    src->data[0] = (uint8_t *)rgba;
-    src->linesize[0] = stride;
-    src->buf[0] = av_buffer_create((uint8_t *)rgba, (size_t)stride * e->src_height, noop_free,
-                                   NULL, AV_BUFFER_FLAG_READONLY);
-    if (src->buf[0] == NULL) {
-        av_frame_free(&src);
-        return AVERROR(ENOMEM);
+    if ((ret = wrap_plane(src, 0, rgba, stride, e->src_height)) == 0) {
+        ret = sws_run(e, e->sws, src);
     }
-    ret = sws_run(e, src);
     av_frame_free(&src);
     return ret;
 }
 
 // ep_encoder_scale scales e->full, filled by ep_encoder_convert_rows, down into the encoder's
 // picture (EP_CONV_FULL_SWS).
-int ep_encoder_scale(ep_encoder *e) { return sws_run(e, e->full); }
+int ep_encoder_scale(ep_encoder *e) { return sws_run(e, e->sws, e->full); }
+
+// ---- YUV frames ------------------------------------------------------------------------------
+
+// Games render YUV with the BT.709 matrix (docs/SDK.md); our streams are BT.601 (the H.264 VUI
+// says so, and VP8 knows no other), so a YUV frame's samples change matrix on their way into
+// the picture: M601 · M709^-1 on (Y', Pb, Pr), scaled to limited range (219 luma steps, 224
+// chroma steps). Grey (U = V = 128) is left as it is. In 16-bit fixed point:
+//   Y' = Y + 0.099312 (U-128) + 0.191700 (V-128)
+//   U' = 128 + 0.989854 (U-128) - 0.110653 (V-128)
+//   V' = 128 - 0.072453 (U-128) + 0.983398 (V-128)
+// Each luma sample takes the chroma of its 2x2 block, the chroma it is shown with, so a BT.601
+// decoder shows the colours a BT.709 decoder would show of the game's picture, to rounding
+// (TestYUVPicture). From the RGB the game drew, that is the BT.601 picture our RGBA converter
+// makes, to rounding, wherever colour is flat within a 2x2 block (TestYUVColours); where it is
+// not, 4:2:0 drops a different part of it under each matrix, and the luma of the two differs
+// by 0.1 ΔU + 0.19 ΔV (ΔU, ΔV: how far the pixel's own chroma was from its block's).
+enum {
+    MYU = 6508, MYV = 12563,
+    MUU = 64871, MUV = -7252,
+    MVU = -4748, MVV = 64448,
+};
+
+// clamp8 is v limited to 0..255, written as a max then a min, which the compiler vectorises
+// (a nested conditional it does not).
+static inline uint8_t clamp8(int v) {
+    v = v > 0 ? v : 0;
+    v = v < 255 ? v : 255;
+    return (uint8_t)v;
+}
+
+// yuv_planes describes a 4:2:0 picture's planes. Chroma samples are step bytes apart: 1 in
+// planar U and V, 2 in NV12's interleaved plane (where v is u + 1 and sv is su).
+typedef struct {
+    uint8_t *y, *u, *v;
+    int sy, su, sv;
+    int step;
+} yuv_planes;
+
+static yuv_planes picture_planes(AVFrame *f) {
+    if (f->format == AV_PIX_FMT_NV12) {
+        return (yuv_planes){f->data[0], f->data[1], f->data[1] + 1,
+                            f->linesize[0], f->linesize[1], f->linesize[1], 2};
+    }
+    return (yuv_planes){f->data[0], f->data[1], f->data[2],
+                        f->linesize[0], f->linesize[1], f->linesize[2], 1};
+}
+
+// yuv_pair writes two rows of luma (l0, l1) and one of chroma (ou, ov) of n chroma samples
+// from the same of a picture of the same size (a, b, u, v), changing the matrix. Chroma
+// samples are cs (source) and cd apart. (Parameters, not locals, so that restrict tells the
+// compiler the rows do not overlap: it vectorises this.)
+static inline void yuv_pair(const uint8_t *restrict a, const uint8_t *restrict b,
+                            const uint8_t *restrict u, const uint8_t *restrict v,
+                            uint8_t *restrict l0, uint8_t *restrict l1, uint8_t *restrict ou,
+                            uint8_t *restrict ov, int n, int cs, int cd) {
+    for (int x = 0; x < n; x++) {
+        int cu = u[cs * x] - 128, cv = v[cs * x] - 128;
+        int dl = (MYU * cu + MYV * cv + (1 << 15)) >> 16;
+        l0[2 * x] = clamp8(a[2 * x] + dl);
+        l0[2 * x + 1] = clamp8(a[2 * x + 1] + dl);
+        l1[2 * x] = clamp8(b[2 * x] + dl);
+        l1[2 * x + 1] = clamp8(b[2 * x + 1] + dl);
+        ou[cd * x] = clamp8(128 + ((MUU * cu + MUV * cv + (1 << 15)) >> 16));
+        ov[cd * x] = clamp8(128 + ((MVU * cu + MVV * cv + (1 << 15)) >> 16));
+    }
+}
+
+// yuv_rows writes rows [y0, y1) (both even) of picture d from picture s of the same size,
+// changing the matrix. cs and cd are s.step and d.step, as constants where the caller can.
+static inline void yuv_rows(yuv_planes s, yuv_planes d, int width, int y0, int y1, int cs,
+                            int cd) {
+    for (int y = y0; y < y1; y += 2) {
+        const uint8_t *a = s.y + (size_t)y * s.sy;
+        uint8_t *l0 = d.y + (size_t)y * d.sy;
+        size_t c = (size_t)(y / 2);
+        yuv_pair(a, a + s.sy, s.u + c * s.su, s.v + c * s.sv, l0, l0 + d.sy, d.u + c * d.su,
+                 d.v + c * d.sv, width / 2, cs, cd);
+    }
+}
+
+// yuv_fix_rows is yuv_rows in place, on picture d.
+static inline void yuv_fix_rows(yuv_planes d, int width, int y0, int y1, int cd) {
+    for (int y = y0; y < y1; y += 2) {
+        uint8_t *restrict l0 = d.y + (size_t)y * d.sy;
+        uint8_t *restrict l1 = l0 + d.sy;
+        uint8_t *restrict ou = d.u + (size_t)(y / 2) * d.su;
+        uint8_t *restrict ov = d.v + (size_t)(y / 2) * d.sv;
+        for (int x = 0; x < width / 2; x++) {
+            int cu = ou[cd * x] - 128, cv = ov[cd * x] - 128;
+            int dl = (MYU * cu + MYV * cv + (1 << 15)) >> 16;
+            l0[2 * x] = clamp8(l0[2 * x] + dl);
+            l0[2 * x + 1] = clamp8(l0[2 * x + 1] + dl);
+            l1[2 * x] = clamp8(l1[2 * x] + dl);
+            l1[2 * x + 1] = clamp8(l1[2 * x + 1] + dl);
+            ou[cd * x] = clamp8(128 + ((MUU * cu + MUV * cv + (1 << 15)) >> 16));
+            ov[cd * x] = clamp8(128 + ((MVU * cu + MVV * cv + (1 << 15)) >> 16));
+        }
+    }
+}
+
+// yuv_half_pair writes two rows of luma (l0, l1) and one of chroma (ou, ov) of n chroma
+// samples from four rows of luma (a, b, c, e) and two of chroma (u0, u1; v0, v1) of a picture
+// twice the size: each luma sample is the mean of a 2x2 block of the source's, each chroma
+// sample the mean of a 2x2 block of its chroma (a 4x4 block of pixels), like
+// ep_rgba_to_i420_half; then the matrix changes, with the unrounded means, unless copy.
+static inline void yuv_half_pair(const uint8_t *restrict a, const uint8_t *restrict b,
+                                 const uint8_t *restrict c, const uint8_t *restrict e,
+                                 const uint8_t *restrict u0, const uint8_t *restrict u1,
+                                 const uint8_t *restrict v0, const uint8_t *restrict v1,
+                                 uint8_t *restrict l0, uint8_t *restrict l1,
+                                 uint8_t *restrict ou, uint8_t *restrict ov, int n, int cs,
+                                 int cd, int copy) {
+    const int myu = copy ? 0 : MYU, myv = copy ? 0 : MYV;
+    const int muu = copy ? 65536 : MUU, muv = copy ? 0 : MUV;
+    const int mvu = copy ? 0 : MVU, mvv = copy ? 65536 : MVV;
+    for (int x = 0; x < n; x++) {
+        // Sums of 4 chroma samples, less 4 x 128, and of 4 luma samples.
+        int i = 2 * cs * x, j = i + cs, q = 4 * x;
+        int cu = u0[i] + u0[j] + u1[i] + u1[j] - 512;
+        int cv = v0[i] + v0[j] + v1[i] + v1[j] - 512;
+        int dl = myu * cu + myv * cv + (1 << 17);
+        l0[2 * x] = clamp8(((a[q] + a[q + 1] + b[q] + b[q + 1]) * 65536 + dl) >> 18);
+        l0[2 * x + 1] = clamp8(((a[q + 2] + a[q + 3] + b[q + 2] + b[q + 3]) * 65536 + dl) >> 18);
+        l1[2 * x] = clamp8(((c[q] + c[q + 1] + e[q] + e[q + 1]) * 65536 + dl) >> 18);
+        l1[2 * x + 1] = clamp8(((c[q + 2] + c[q + 3] + e[q + 2] + e[q + 3]) * 65536 + dl) >> 18);
+        ou[cd * x] = clamp8(128 + ((muu * cu + muv * cv + (1 << 17)) >> 18));
+        ov[cd * x] = clamp8(128 + ((mvu * cu + mvv * cv + (1 << 17)) >> 18));
+    }
+}
+
+// yuv_half_rows writes rows [y0, y1) (both even) of picture d from picture s of twice its
+// width and height (see yuv_half_pair).
+static inline void yuv_half_rows(yuv_planes s, yuv_planes d, int width, int y0, int y1, int cs,
+                                 int cd, int copy) {
+    for (int y = y0; y < y1; y += 2) {
+        const uint8_t *a = s.y + (size_t)(2 * y) * s.sy;
+        const uint8_t *u = s.u + (size_t)y * s.su, *v = s.v + (size_t)y * s.sv;
+        uint8_t *l0 = d.y + (size_t)y * d.sy;
+        size_t c = (size_t)(y / 2);
+        yuv_half_pair(a, a + s.sy, a + 2 * s.sy, a + 3 * s.sy, u, u + s.su, v, v + s.sv, l0,
+                      l0 + d.sy, d.u + c * d.su, d.v + c * d.sv, width / 2, cs, cd, copy);
+    }
+}
+
+// yuv_copy_rows is yuv_rows without the change of matrix (benchmarks only: what a stream
+// that said BT.709 would cost).
+static void yuv_copy_rows(yuv_planes s, yuv_planes d, int width, int y0, int y1) {
+    for (int y = y0; y < y1; y++) {
+        memcpy(d.y + (size_t)y * d.sy, s.y + (size_t)y * s.sy, (size_t)width);
+    }
+    for (int y = y0 / 2; y < y1 / 2; y++) {
+        const uint8_t *u = s.u + (size_t)y * s.su, *v = s.v + (size_t)y * s.sv;
+        uint8_t *ou = d.u + (size_t)y * d.su, *ov = d.v + (size_t)y * d.sv;
+        if (s.step == 1 && d.step == 1) {
+            memcpy(ou, u, (size_t)width / 2);
+            memcpy(ov, v, (size_t)width / 2);
+            continue;
+        }
+        for (int x = 0; x < width / 2; x++) {
+            ou[d.step * x] = u[s.step * x];
+            ov[d.step * x] = v[s.step * x];
+        }
+    }
+}
+
+// source_planes describes a frame of format fmt (EP_FMT_*); v is unused for NV12.
+static yuv_planes source_planes(int fmt, const uint8_t *y, int sy, const uint8_t *u, int su,
+                                const uint8_t *v, int sv) {
+    if (fmt == EP_FMT_NV12) {
+        return (yuv_planes){(uint8_t *)y, (uint8_t *)u, (uint8_t *)u + 1, sy, su, su, 2};
+    }
+    return (yuv_planes){(uint8_t *)y, (uint8_t *)u, (uint8_t *)v, sy, su, sv, 1};
+}
+
+// ep_encoder_yuv_rows writes rows [y0, y1) (both even) of the encoder's picture from a YUV
+// frame of the picture's size, or of exactly twice its size with EP_CONV_HALF (after
+// ep_encoder_prepare). Several calls for disjoint row ranges may run at once.
+EP_CONVERT_ATTR
+void ep_encoder_yuv_rows(ep_encoder *e, int fmt, const uint8_t *y, int sy, const uint8_t *u,
+                         int su, const uint8_t *v, int sv, int y0, int y1) {
+    yuv_planes s = source_planes(fmt, y, sy, u, su, v, sv);
+    yuv_planes d = picture_planes(e->frame);
+    int w = e->frame->width;
+    if (e->src_width != w) {
+        if (s.step == 1 && d.step == 1) {
+            yuv_half_rows(s, d, w, y0, y1, 1, 1, e->yuv_copy);
+        } else if (s.step == 2 && d.step == 1) {
+            yuv_half_rows(s, d, w, y0, y1, 2, 1, e->yuv_copy);
+        } else {
+            yuv_half_rows(s, d, w, y0, y1, s.step, d.step, e->yuv_copy);
+        }
+    } else if (e->yuv_copy) {
+        yuv_copy_rows(s, d, w, y0, y1);
+    } else if (s.step == 1 && d.step == 1) {
+        yuv_rows(s, d, w, y0, y1, 1, 1); // I420 into YUV420P: the common case
+    } else if (s.step == 2 && d.step == 1) {
+        yuv_rows(s, d, w, y0, y1, 2, 1); // NV12 into YUV420P
+    } else {
+        yuv_rows(s, d, w, y0, y1, s.step, d.step); // into VAAPI's NV12
+    }
+}
+
+// ep_encoder_fix_rows changes the matrix of rows [y0, y1) of the encoder's picture in place,
+// after ep_encoder_scale_yuv. Several calls for disjoint row ranges may run at once.
+EP_CONVERT_ATTR
+void ep_encoder_fix_rows(ep_encoder *e, int y0, int y1) {
+    if (e->yuv_copy) {
+        return;
+    }
+    yuv_planes d = picture_planes(e->frame);
+    if (d.step == 1) {
+        yuv_fix_rows(d, e->frame->width, y0, y1, 1);
+    } else {
+        yuv_fix_rows(d, e->frame->width, y0, y1, 2);
+    }
+}
+
+// ep_encoder_scale_yuv scales a whole YUV frame of the source size down into the encoder's
+// picture with swscale, from the frame's own format (the first frame of a format makes its
+// context). The matrix is left to ep_encoder_fix_rows.
+int ep_encoder_scale_yuv(ep_encoder *e, int fmt, const uint8_t *y, int sy, const uint8_t *u,
+                         int su, const uint8_t *v, int sv) {
+    int ret = ep_encoder_prepare(e);
+    if (ret < 0) {
+        return ret;
+    }
+    enum AVPixelFormat pf = fmt == EP_FMT_NV12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_YUV420P;
+    struct SwsContext **sws = &e->sws_yuv[fmt == EP_FMT_NV12];
+    if (*sws == NULL && (ret = new_sws(e, e->src_width, e->src_height, pf, sws)) < 0) {
+        sws_freeContext(*sws); // try again with the next frame
+        *sws = NULL;
+        return ret;
+    }
+    AVFrame *src = av_frame_alloc();
+    if (src == NULL) {
+        return AVERROR(ENOMEM);
+    }
+    src->format = pf;
+    src->width = e->src_width;
+    src->height = e->src_height;
+    int ch = e->src_height / 2;
+    if ((ret = wrap_plane(src, 0, y, sy, e->src_height)) == 0 &&
+        (ret = wrap_plane(src, 1, u, su, ch)) == 0 &&
+        (fmt == EP_FMT_NV12 || (ret = wrap_plane(src, 2, v, sv, ch)) == 0)) {
+        ret = sws_run(e, *sws, src);
+    }
+    av_frame_free(&src);
+    return ret;
+}
 
 // ep_encoder_encode sends the converted picture and takes its packet out at once. It returns 1
 // when e->out holds the encoded frame (until the next call), 0 when the encoder kept the frame
@@ -521,6 +775,8 @@ void ep_encoder_close(ep_encoder *e) {
     }
     avcodec_free_context(&e->ctx);
     sws_freeContext(e->sws);
+    sws_freeContext(e->sws_yuv[0]);
+    sws_freeContext(e->sws_yuv[1]);
     av_frame_free(&e->frame);
     av_frame_free(&e->full);
     av_frame_free(&e->hwframe);

@@ -22,7 +22,7 @@ typedef struct ep_errsink {
 
 typedef struct ep_enc_config {
     int width, height, fps;          // the encoded picture
-    int src_width, src_height;       // the RGBA frames given to Encode: >= width, height
+    int src_width, src_height;       // the frames given to Encode: >= width, height
     int64_t bit_rate;    // bits per second
     int64_t buffer_bits; // VBV size in bits (libavcodec backends)
     int buffer_ms;       // the same buffer in milliseconds (libvpx counts it in time)
@@ -35,6 +35,7 @@ typedef struct ep_enc_config {
     int sws_threads;
     int cpu_used;        // libvpx only: VP8E_SET_CPUUSED (negative: fixed speed)
     int max_intra_pct;   // libvpx only: keyframe target cap, % of an average frame
+    int yuv_copy;        // benchmarks only: copy YUV frames as they are, without BT.709 -> BT.601
 } ep_enc_config;
 
 // Backend kinds; each needs its own options and, for VAAPI, its own frame path. EP_VP8 is
@@ -49,6 +50,13 @@ enum { EP_X264 = 1, EP_NVENC = 2, EP_VAAPI = 3, EP_VP8 = 4 };
 //                     swscale scales the planes down to the picture
 enum { EP_CONV_SAME = 0, EP_CONV_HALF = 1, EP_CONV_SWS = 2, EP_CONV_FULL_SWS = 3 };
 
+// YUV frames (game.I420, game.NV12) take their own path: at the picture's size, or at exactly
+// twice it with EP_CONV_HALF, ep_encoder_yuv_rows copies (or box-filters) them in, in row
+// bands; otherwise swscale scales them from their own format (ep_encoder_scale_yuv) and
+// ep_encoder_fix_rows finishes the picture in place. Either way their BT.709 matrix becomes
+// the stream's BT.601 (see codec.c).
+enum { EP_FMT_I420 = 1, EP_FMT_NV12 = 2 };
+
 typedef struct ep_vpx ep_vpx; // vp8.c
 
 typedef struct ep_encoder {
@@ -58,6 +66,8 @@ typedef struct ep_encoder {
     AVCodecContext *ctx; // NULL for EP_VP8
     ep_vpx *vpx;         // EP_VP8 only
     struct SwsContext *sws;
+    // sws_yuv[EP_FMT_*-1] scales YUV frames larger than the picture; made on first use.
+    struct SwsContext *sws_yuv[2];
     AVFrame *frame;    // the picture the encoder reads (YUV420P, or NV12 for VAAPI)
     AVFrame *full;     // EP_CONV_FULL_SWS only: YUV420P at the frame's size
     AVFrame *hwframe;  // VAAPI only: the surface the software picture is uploaded to
@@ -71,7 +81,8 @@ typedef struct ep_encoder {
     int out_key;
     int64_t pts;
     int src_width, src_height;
-    int sws_threads;
+    int sws_flags, sws_threads;
+    int yuv_copy; // see ep_enc_config
 } ep_encoder;
 
 typedef struct ep_decoder {
@@ -92,6 +103,11 @@ int ep_encoder_convert(ep_encoder *e, const uint8_t *rgba, int stride);
 int ep_encoder_prepare(ep_encoder *e);
 void ep_encoder_convert_rows(ep_encoder *e, const uint8_t *rgba, int stride, int y0, int y1);
 int ep_encoder_scale(ep_encoder *e);
+void ep_encoder_yuv_rows(ep_encoder *e, int fmt, const uint8_t *y, int sy, const uint8_t *u, int su,
+                         const uint8_t *v, int sv, int y0, int y1);
+int ep_encoder_scale_yuv(ep_encoder *e, int fmt, const uint8_t *y, int sy, const uint8_t *u, int su,
+                         const uint8_t *v, int sv);
+void ep_encoder_fix_rows(ep_encoder *e, int y0, int y1);
 void ep_rgba_to_i420(const uint8_t *src, int stride, int width, int y0, int y1, uint8_t *dy,
                      int sy, uint8_t *du, int su, uint8_t *dv, int sv);
 void ep_rgba_to_i420_half(const uint8_t *src, int stride, int width, int y0, int y1,

@@ -1,6 +1,6 @@
-// Package encoder turns the game's RGBA frames into a low-latency H.264 stream (libavcodec) or
-// VP8 stream (libvpx), both through cgo, optionally scaled down on the way, and decodes such
-// streams back for tests and tools.
+// Package encoder turns the game's frames (RGBA, or YUV 4:2:0 from a game that renders it)
+// into a low-latency H.264 stream (libavcodec) or VP8 stream (libvpx), both through cgo,
+// optionally scaled down on the way, and decodes such streams back for tests and tools.
 //
 // Encode takes one game.Frame and returns one Packet: the whole encoded frame, never a frame
 // later. Every choice below serves the latency of one frame first, then the browser's ability
@@ -24,7 +24,8 @@
 //     and, if Config.GOP > 0, every GOP frames counted from the last IDR, forced ones
 //     included. Scene-cut detection is off, so no IDR comes unasked.
 //   - pts is a frame counter in a 1/FPS time base. The VUI says BT.601 matrix, limited range,
-//     which is what the conversion below produces.
+//     which is what the conversion below produces, and what YUV frames are changed to (see
+//     "YUV frames").
 //
 // # VP8 stream
 //
@@ -153,6 +154,42 @@
 // holds no Go pointers for the duration of a call). Encode allocates nothing once its packet
 // buffer has grown to the largest packet.
 //
+// # YUV frames
+//
+// A game that renders YUV 4:2:0 itself (game.I420 or game.NV12: a game process whose
+// buffer_pool is I420 or NV12, docs/SDK.md) needs no conversion. Encode takes such frames
+// as they come, frame by frame and in any mix with RGBA, and copies their planes into the
+// picture in the same row bands (NV12's interleaved chroma taken apart on the way; for
+// VAAPI, I420's put together). Games render YUV with the BT.709 matrix, limited range, as
+// docs/SDK.md asks, and our streams are BT.601 (the VUI above; VP8 has no way to say any
+// other matrix), so the copy also changes the matrix: a fixed-point 3×3 on each 2×2 block's
+// luma and its chroma (codec.c). A BT.601 decoder then shows the colours the game's picture
+// has under BT.709, to one step of rounding (TestYUVPicture); for the RGB the game drew,
+// that is the picture our RGBA converter makes, to one step, wherever colour is flat
+// within a 2×2 block (TestYUVColours). Where it is not, 4:2:0 drops a different part of the
+// colour under each matrix: on textured game-like content the two pictures' luma agree to
+// 35–52 dB, their chroma to 53–58 dB (TestYUVMatchesRGBA).
+//
+// Saying BT.709 in the stream instead would spare the change of matrix, 0.1 ms per 720p
+// frame (i420-copy-only below), but VP8 cannot say it, and the VUI is written when the
+// encoder opens, before its first frame shows which kind of frame it gets.
+//
+// Encode's ConvertDur in ms per frame (BenchmarkEncode and BenchmarkEncodeI420 on the same
+// moving frames; the rungs below 720p from BenchmarkEncodeLadder and BenchmarkEncodeI420's
+// ladder, on demo-game frames, both codecs; four runs in one session on the shared machine,
+// where the RGBA converter ran at about half the speed of "Colour conversion"'s table):
+//
+//	                        RGBA        I420        NV12        I420 copy only
+//	1280×720                0.91–1.02   0.42–0.52   0.51–0.53   0.33–0.37
+//	1920×1080               1.70–1.95   0.87–0.90   0.93–1.02   0.54–0.81
+//	960×540 from 1280×720   1.88–2.08   1.26–1.45
+//	640×360 from 1280×720   0.80–1.19   0.38–0.64
+//
+// The encoding itself takes as long either way (encode-µs/op within the runs' noise). The
+// decoded luma against the encoded picture comes out 0.2–0.4 dB lower from I420 frames
+// (psnr-Y-dB of the ladder rows, both codecs), whose pictures differ from RGBA's at colour
+// edges as said above.
+//
 // # Scaling
 //
 // Config.SrcWidth and SrcHeight let an encoder take frames larger than the picture it
@@ -178,6 +215,13 @@
 // threads: it is as fast as any, and unlike fast bilinear it widens its filter when
 // reducing, so detail does not alias. VAAPI scales with swscale in its NV12 pass.
 //
+// YUV frames are scaled the same way from their own format: an exact 2:1 through a box
+// filter on the planes (each luma sample the mean of 2×2, each chroma sample of 2×2 chroma
+// samples, so of 4×4 pixels, as for RGBA) fused with the copy; any other size by swscale's
+// bilinear filter straight from I420 or NV12 into the picture (its context made with the
+// first such frame), the matrix then changed in place, in bands. VAAPI's NV12 takes swscale
+// for every YUV size but its own.
+//
 // A resolution switch closes the encoder and opens a new one at the new Width and Height
 // with the same SrcWidth and SrcHeight, which starts a new keyframe (for H.264 with new SPS
 // and PPS). Opening, encoding the first frame and closing costs about 10 ms for either
@@ -201,8 +245,9 @@
 //     changes the targets; libavcodec's nvenc wrapper then resets the encoder with an IDR,
 //     and NVENC applies it only where the GPU supports dynamic bit-rate changes. Untested: our
 //     build machines have no NVIDIA GPU.
-//   - h264_vaapi: opens the default VAAPI device and a pool of NV12 surfaces; frames are
-//     converted (and scaled) to NV12 with swscale (SWS_BICUBIC) and uploaded. Constrained
+//   - h264_vaapi: opens the default VAAPI device and a pool of NV12 surfaces; RGBA frames are
+//     converted (and scaled) to NV12 with swscale (SWS_BICUBIC) and uploaded, YUV frames
+//     copied (or scaled) as "YUV frames" says. Constrained
 //     baseline, CBR, async_depth 1. SetBitrate returns ErrNotSupported. Untested: no VAAPI
 //     device here.
 //

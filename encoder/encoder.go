@@ -29,14 +29,15 @@ type Packet struct {
 	// Keyframe is true for a keyframe: for H.264 an IDR access unit, which starts with SPS and
 	// PPS; for VP8 a key frame. A decoder can start from any of them.
 	Keyframe bool
-	// ConvertDur is the time spent converting RGBA to YUV 4:2:0, scaling included.
+	// ConvertDur is the time spent making the encoder's YUV 4:2:0 picture from the frame
+	// (converting RGBA, or copying YUV), scaling included.
 	ConvertDur time.Duration
 	// EncodeDur is the time spent in the encoder, copying the packet out included.
 	EncodeDur time.Duration
 }
 
-// Encoder turns RGBA frames into an H.264 or VP8 stream, one encoded frame per frame with no
-// delay. It is not safe for concurrent use: one goroutine owns it, from New to Close.
+// Encoder turns frames (RGBA, I420 or NV12) into an H.264 or VP8 stream, one encoded frame
+// per frame with no delay. It is not safe for concurrent use: one goroutine owns it, from New to Close.
 type Encoder struct {
 	cfg     Config
 	backend string
@@ -45,11 +46,12 @@ type Encoder struct {
 
 	// conv is the conversion (EP_CONV_*). Our converters work in bands of rows, converted
 	// in parallel by the caller and one worker goroutine per band but the first (convert.go).
-	conv  C.int
-	bands []band
-	jobs  chan convJob
-	done  chan struct{}
-	wg    sync.WaitGroup
+	conv     C.int
+	bands    []band // over the rows conv converts
+	yuvBands []band // over the picture's rows, for YUV frames
+	jobs     chan convJob
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 var logOnce sync.Once
@@ -129,6 +131,9 @@ func open(cfg Config, name string, t tuning) (*Encoder, error) {
 		cpu_used:      C.int(vp8CPUUsed(t)),
 		max_intra_pct: C.int(vp8MaxIntraPct(cfg.FPS, cfg.VBVFrames)),
 	}
+	if t.yuvCopy {
+		cc.yuv_copy = 1
+	}
 	var c *C.ep_encoder
 	if rc := C.ep_encoder_open(cname, backendKind(name), &cc, &c); rc < 0 {
 		err := &AVError{Op: "open " + name, Code: int(rc)}
@@ -168,7 +173,8 @@ func (e *Encoder) Backend() string { return e.backend }
 func (e *Encoder) Config() Config { return e.cfg }
 
 // Encode converts f to YUV 4:2:0 (scaling it to the encoded size if Config.SrcWidth and
-// SrcHeight say so) and encodes it. forceKeyframe makes the frame a keyframe (for H.264 an
+// SrcHeight say so) and encodes it. f may be RGBA, I420 or NV12, frame by frame; YUV is
+// copied without an RGB step (doc.go, "YUV frames"). forceKeyframe makes the frame a keyframe (for H.264 an
 // IDR with SPS and PPS in front), e.g. to answer a picture-loss indication. f is only read,
 // and not kept after Encode returns; the caller still owns it. Packet.Data is valid until the
 // next call.
@@ -208,12 +214,56 @@ func (e *Encoder) checkFrame(f *game.Frame) error {
 		return fmt.Errorf("%w: nil frame", ErrFrame)
 	case f.Width != sw || f.Height != sh:
 		return fmt.Errorf("%w: frame is %dx%d, encoder takes %dx%d", ErrFrame, f.Width, f.Height, sw, sh)
-	case f.Stride < 4*f.Width:
-		return fmt.Errorf("%w: stride %d < 4*width %d", ErrFrame, f.Stride, 4*f.Width)
-	case len(f.Pix) < f.Stride*(f.Height-1)+4*f.Width:
-		return fmt.Errorf("%w: %d bytes of pixels for %dx%d with stride %d", ErrFrame, len(f.Pix), f.Width, f.Height, f.Stride)
+	}
+	w, h := f.Width, f.Height
+	var planes [3]plane
+	switch f.Format {
+	case game.RGBA:
+		return checkPlane(f, 0, f.Pix, f.Stride, plane{4 * w, h})
+	case game.I420:
+		planes = [3]plane{{w, h}, {w / 2, h / 2}, {w / 2, h / 2}}
+	case game.NV12:
+		planes = [3]plane{{w, h}, {w, h / 2}} // Y, then U and V interleaved
+	default:
+		return fmt.Errorf("%w: unknown pixel format %v", ErrFrame, f.Format)
+	}
+	for i, p := range planes {
+		if p.rows == 0 {
+			break
+		}
+		if err := checkPlane(f, i, f.Planes[i], f.Strides[i], p); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// plane is the shape of one plane of a frame.
+type plane struct{ rowBytes, rows int }
+
+// checkPlane checks that pix, plane i of f, holds p's rows stride bytes apart (the last row
+// need not be padded).
+func checkPlane(f *game.Frame, i int, pix []byte, stride int, p plane) error {
+	switch {
+	case stride < p.rowBytes:
+		return fmt.Errorf("%w: %s %s: stride %d < %d bytes a row", ErrFrame, f.Format, planeName(f.Format, i),
+			stride, p.rowBytes)
+	case len(pix) < stride*(p.rows-1)+p.rowBytes:
+		return fmt.Errorf("%w: %s %s: %d bytes for %d rows of %d with stride %d", ErrFrame, f.Format,
+			planeName(f.Format, i), len(pix), p.rows, p.rowBytes, stride)
+	}
+	return nil
+}
+
+// planeName names plane i of a frame of format pf, for errors.
+func planeName(pf game.PixelFormat, i int) string {
+	switch pf {
+	case game.I420:
+		return [...]string{"Y", "U", "V"}[i]
+	case game.NV12:
+		return [...]string{"Y", "UV"}[i]
+	}
+	return "pixels"
 }
 
 func (e *Encoder) avError(op string, rc C.int) error {

@@ -45,6 +45,10 @@ type Config struct {
 	// Session is the session's id and Player the player's (empty when the host has none to
 	// give, as in tests). A game that runs as its own process receives both (docs/SDK.md).
 	Session, Player string
+	// Params and Payload are opaque bytes from the studio: Params for the session (assign),
+	// Payload what its backend attached to the player's join (player_joined); at most 4 KiB
+	// each. Empty until join tokens carry them.
+	Params, Payload string
 }
 
 // Sized is implemented by games whose stream is not the one the host asked for in Config (a
@@ -119,16 +123,52 @@ type HapticSource interface {
 	SetRumbleSink(sink func(Rumble))
 }
 
-// Frame is one rendered picture in 8-bit RGBA, row-major.
+// PixelFormat is how a Frame's pixels are laid out, all 8 bits per sample, row-major. I420
+// and NV12 are YUV 4:2:0, BT.709, limited range (Y 16–235, U and V 16–240): what docs/SDK.md
+// asks of a game that renders YUV. Each chroma sample stands for a 2×2 block of pixels.
+type PixelFormat uint8
+
+const (
+	// RGBA is the zero value: one plane, Pix, of 4 bytes per pixel (R, G, B, A; A is ignored).
+	RGBA PixelFormat = iota
+	// I420 is planar YUV 4:2:0: Planes[0] Y at full size, then Planes[1] U and Planes[2] V at
+	// half the width and half the height.
+	I420
+	// NV12 is semi-planar YUV 4:2:0: Planes[0] Y at full size, then Planes[1] holding U and V
+	// interleaved (U first) at half the width and half the height.
+	NV12
+)
+
+func (f PixelFormat) String() string {
+	switch f {
+	case RGBA:
+		return "RGBA"
+	case I420:
+		return "I420"
+	case NV12:
+		return "NV12"
+	}
+	return fmt.Sprintf("PixelFormat(%d)", uint8(f))
+}
+
+// Frame is one rendered picture: 8-bit RGBA in Pix (the zero Format), or YUV 4:2:0 in Planes.
 type Frame struct {
 	Width, Height int
-	Stride        int    // bytes per row
-	Pix           []byte // len >= Stride*Height
-	Seq           uint64 // frame number, from 1
-	Ready         time.Time
-	InputSeq      uint32 // the last input sequence number applied before this frame was rendered
-	pool          *FramePool
-	release       func() // a borrowed frame's (see BorrowedFrame)
+	Format        PixelFormat
+	// Stride and Pix hold an RGBA frame: Stride bytes per row, len(Pix) >= Stride*Height.
+	// Both are zero for YUV.
+	Stride int
+	Pix    []byte
+	// Planes and Strides hold a YUV frame (see PixelFormat): plane i has Strides[i] bytes per
+	// row, and its rows (Height, or Height/2 for chroma) fit in Planes[i]. Width and Height
+	// are even. Planes past the format's (all three for RGBA, Planes[2] for NV12) are nil.
+	Planes   [3][]byte
+	Strides  [3]int
+	Seq      uint64 // frame number, from 1
+	Ready    time.Time
+	InputSeq uint32 // the last input sequence number applied before this frame was rendered
+	pool     *FramePool
+	release  func() // a borrowed frame's (see BorrowedFrame)
 }
 
 // Release hands the frame back to its pool, or to the owner of a borrowed frame. The caller
@@ -148,6 +188,12 @@ func (f *Frame) Release() {
 // back; the frame must not be touched after it.
 func BorrowedFrame(w, h, stride int, pix []byte, release func()) *Frame {
 	return &Frame{Width: w, Height: h, Stride: stride, Pix: pix, release: release}
+}
+
+// BorrowedYUVFrame is BorrowedFrame for a w×h frame in format (I420 or NV12) over planes its
+// owner lends, plane i with strides[i] bytes per row.
+func BorrowedYUVFrame(format PixelFormat, w, h int, planes [3][]byte, strides [3]int, release func()) *Frame {
+	return &Frame{Width: w, Height: h, Format: format, Planes: planes, Strides: strides, release: release}
 }
 
 // FramePool recycles frame buffers of one size so that rendering at 60 fps allocates nothing.

@@ -10,8 +10,10 @@
 // The deadlines of docs/SDK.md are enforced: hello, ready (extended by loading), started, a
 // frame every stall timeout, and any message at least every three heartbeats once ready.
 //
-// Not done yet: I420/NV12 frames (RGBA only), more than one player (input goes to player 0),
-// the join's payload and params (the session has none to give before join tokens exist).
+// Frames come in the format the game announced: I420, else NV12, else RGBA.
+//
+// Not done yet: more than one player (input goes to player 0); the join's payload and params
+// are passed on (game.Config) but nothing fills them before join tokens exist.
 //
 // The end reasons are errors of this package (ErrStartFailed, ErrCrashed, ErrHung,
 // ErrProtocol, ErrEnded); the session maps them to the client-visible reasons game_*

@@ -26,15 +26,52 @@ type slots struct {
 	over bool   // guarded by mu: the run is over; unmap when out reaches 0
 }
 
+// poolFormat is the frame pool's format for a game with the agreed caps: I420 if it renders
+// I420, else NV12 if it renders NV12, else RGBA. YUV spares the host its RGBA conversion (the
+// encoder copies the planes, doc of package encoder); I420 first because it is the picture
+// the software encoders read, where NV12's chroma must be taken apart.
+func poolFormat(caps uint32) gameproto.PixelFormat {
+	switch {
+	case caps&gameproto.CapI420 != 0:
+		return gameproto.I420
+	case caps&gameproto.CapNV12 != 0:
+		return gameproto.NV12
+	}
+	return gameproto.RGBA
+}
+
+// frameFormat is the format of the frames lent from a pool of format f.
+func frameFormat(f gameproto.PixelFormat) game.PixelFormat {
+	switch f {
+	case gameproto.I420:
+		return game.I420
+	case gameproto.NV12:
+		return game.NV12
+	}
+	return game.RGBA
+}
+
 func newSlots(pool gameproto.BufferPool, mem []byte) *slots {
 	s := &slots{
 		pool: pool, mem: mem, frames: make([]*game.Frame, pool.NSlots),
 		lent: make([]atomic.Bool, pool.NSlots), released: make(chan uint8, pool.NSlots),
 	}
-	stride := int(pool.Planes[0].Stride)
+	w, h := int(pool.Width), int(pool.Height)
 	for k := range s.frames {
-		pix := pool.Plane(pool.Slot(mem, k), 0)
-		s.frames[k] = game.BorrowedFrame(int(pool.Width), int(pool.Height), stride, pix, func() { s.back(uint8(k)) })
+		slot := pool.Slot(mem, k)
+		back := func() { s.back(uint8(k)) }
+		if pool.Format == gameproto.RGBA {
+			s.frames[k] = game.BorrowedFrame(w, h, int(pool.Planes[0].Stride), pool.Plane(slot, 0), back)
+			continue
+		}
+		var planes [3][]byte
+		var strides [3]int
+		for i := range planes {
+			if pl := pool.Plane(slot, i); pl != nil {
+				planes[i], strides[i] = pl, int(pool.Planes[i].Stride)
+			}
+		}
+		s.frames[k] = game.BorrowedYUVFrame(frameFormat(pool.Format), w, h, planes, strides, back)
 	}
 	return s
 }

@@ -143,10 +143,34 @@ func newGame(c Command, cfg game.Config, l *Launcher) (*Game, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkJoin(cfg); err != nil {
+		return nil, err
+	}
 	return &Game{
 		cmd: c, cfg: cfg, launcher: l,
 		inputs: make(chan input.Event, inputQueue), notes: make(chan gameproto.Message, notesQueue),
 	}, nil
+}
+
+// checkJoin refuses a session whose ids, params or payload assign and player_joined could not
+// carry (gameproto's rules: ids of printable ASCII, at most 4 KiB of opaque bytes).
+func checkJoin(cfg game.Config) error {
+	session, player := cfg.Session, cfg.Player
+	if session == "" {
+		session = "s" // assign gives such a game a random id
+	}
+	if player == "" {
+		player = "player"
+	}
+	for _, m := range []gameproto.Message{
+		gameproto.Assign{Session: session, Params: []byte(cfg.Params)},
+		gameproto.PlayerJoined{ID: player, Payload: []byte(cfg.Payload)},
+	} {
+		if _, err := gameproto.Decode(m.Append(nil)); err != nil {
+			return fmt.Errorf("gameproc: %s: %w", m.Type(), err)
+		}
+	}
+	return nil
 }
 
 // Game is one game process, serving one session: Run starts it (or takes a warm one from its

@@ -332,6 +332,10 @@ func TestFactoryRejects(t *testing.T) {
 		{"odd size", Command{Path: "x"}, game.Config{Width: 63, Height: 48, FPS: 60}},
 		{"no fps", Command{Path: "x"}, game.Config{Width: 64, Height: 48}},
 		{"short ready timeout", Command{Path: "x", ReadyTimeout: time.Millisecond}, testConfig},
+		{"session id with a space", Command{Path: "x"}, game.Config{Width: 64, Height: 48, FPS: 60, Session: "a b"}},
+		{"player id too long", Command{Path: "x"}, game.Config{Width: 64, Height: 48, FPS: 60, Player: strings.Repeat("p", 65)}},
+		{"payload over 4 KiB", Command{Path: "x"}, game.Config{Width: 64, Height: 48, FPS: 60, Payload: strings.Repeat("x", 4097)}},
+		{"params over 4 KiB", Command{Path: "x"}, game.Config{Width: 64, Height: 48, FPS: 60, Params: strings.Repeat("x", 4097)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

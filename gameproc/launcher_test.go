@@ -143,12 +143,12 @@ func TestHeartbeatMissed(t *testing.T) {
 	}
 }
 
-// The game hears the session's id, its player, presence and the drain; at the drain it ends
+// The game hears the session's id, its player and the join's payload, presence and the drain; at the drain it ends
 // the session itself with its result.
 func TestSessionNotes(t *testing.T) {
 	events := filepath.Join(t.TempDir(), "events")
 	cfg := testConfig
-	cfg.Session, cfg.Player = "s-1234", "p-42"
+	cfg.Session, cfg.Player, cfg.Payload = "s-1234", "p-42", "team=red"
 	gg, err := Factory(Command{
 		Path: testGame, Env: []string{"TESTGAME_EVENTFILE=" + events},
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
@@ -170,7 +170,7 @@ func TestSessionNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Split(strings.TrimSpace(string(b)), "\n")
-	want := []string{"assign s-1234", "joined p-42", "away", "back", "drain"}
+	want := []string{"assign s-1234", `joined p-42 "team=red"`, "away", "back", "drain"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("the game heard %q, want %q", got, want)
 	}

@@ -394,10 +394,10 @@ func (r *run) assign() error {
 	if player == "" {
 		player = "player"
 	}
-	if err := r.send(gameproto.Assign{Session: session}); err != nil {
+	if err := r.send(gameproto.Assign{Session: session, Params: []byte(r.g.cfg.Params)}); err != nil {
 		return err
 	}
-	if err := r.send(gameproto.PlayerJoined{Player: 0, ID: player}); err != nil {
+	if err := r.send(gameproto.PlayerJoined{Player: 0, ID: player, Payload: []byte(r.g.cfg.Payload)}); err != nil {
 		return err
 	}
 	r.state = stateStarting
@@ -405,15 +405,22 @@ func (r *run) assign() error {
 	return nil
 }
 
+// What the host offers a game (docs/SDK.md, "Versions and evolution"): input, sound, and every
+// pixel format the encoder takes.
+const (
+	hostCaps    = gameproto.CapInput | gameproto.CapAudio | gameproto.CapI420 | gameproto.CapNV12
+	hostFormats = 1<<gameproto.RGBA | 1<<gameproto.I420 | 1<<gameproto.NV12
+)
+
 // welcome answers hello: welcome with the stream's shape and the deadlines, then the frame
-// pool, a sealed memfd the host maps too.
+// pool in the format poolFormat picks, a sealed memfd the host maps too.
 func (r *run) welcome(h gameproto.Hello) error {
 	c, cfg := r.cmd, r.cfg
-	r.caps = h.Caps & (gameproto.CapInput | gameproto.CapAudio) // RGBA only in this slice
+	r.caps = h.Caps & hostCaps
 	w := gameproto.Welcome{
 		Major: gameproto.Major, Minor: min(h.Minor, gameproto.Minor), Caps: r.caps,
 		Width: uint16(cfg.Width), Height: uint16(cfg.Height), FPS: uint16(cfg.FPS),
-		Formats:          1 << gameproto.RGBA,
+		Formats:          hostFormats,
 		HeartbeatMS:      ms(heartbeat),
 		ReadyTimeoutMS:   ms(c.ReadyTimeout),
 		ReadyCapMS:       ms(readyCap),
@@ -423,7 +430,7 @@ func (r *run) welcome(h gameproto.Hello) error {
 	if err := r.send(w); err != nil {
 		return err
 	}
-	pool, err := gameproto.NewBufferPool(gameproto.RGBA, cfg.Width, cfg.Height, frameSlots)
+	pool, err := gameproto.NewBufferPool(poolFormat(r.caps), cfg.Width, cfg.Height, frameSlots)
 	if err != nil {
 		return fmt.Errorf("gameproc: %w", err)
 	}

@@ -398,8 +398,12 @@ func (s *server) forward() error {
 	}
 }
 
-// sendFrame copies f into a free slot and submits it; with no free slot it skips f.
+// sendFrame copies f into a free slot and submits it; with no free slot it skips f. Serve
+// takes RGBA frames only (its pool is RGBA): a game.Game that renders YUV is an error.
 func (s *server) sendFrame(f *game.Frame) error {
+	if f.Format != game.RGBA {
+		return fmt.Errorf("%w: Serve takes RGBA frames, the game rendered format %d", ErrArg, f.Format)
+	}
 	slot, ok := s.g.AcquireFrame()
 	if !ok {
 		s.skipped++

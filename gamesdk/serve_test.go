@@ -797,3 +797,24 @@ func TestMonoClock(t *testing.T) {
 		t.Errorf("now converts to %d, CLOCK_MONOTONIC reads %d … %d", got, before, after)
 	}
 }
+
+// A game.Game that renders YUV is refused: Serve's pool is RGBA; it says so with fatal.
+func TestServeRefusesYUVFrames(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	h, g := start(t, Config{})
+	f := newFakeGame()
+	s := serveGame(t, g, f.factory, ServeConfig{})
+	assignAndJoin(h)
+	waitClosed(t, f.started, "Run starts")
+	y, uv := make([]byte, 64*32), make([]byte, 64*16)
+	f.do(t, func(sink func(*game.Frame)) error {
+		sink(game.BorrowedYUVFrame(game.NV12, 64, 32, [3][]byte{y, uv}, [3]int{64, 64}, func() {}))
+		return nil
+	})
+	if m, ok := h.next().(gameproto.Fatal); !ok || !strings.Contains(m.Text, "RGBA") {
+		t.Fatalf("got %#v, want fatal saying Serve takes RGBA", m)
+	}
+	if err := s.wait(t); !errors.Is(err, ErrArg) {
+		t.Fatalf("Serve: %v, want %v", err, ErrArg)
+	}
+}

@@ -15,7 +15,15 @@
 //	TESTGAME_GARBAGE_AFTER=N   write a malformed datagram on the link after N frames
 //	TESTGAME_OVERSIZE_AFTER=N  write a 70,000-byte datagram on the link after N frames
 //	TESTGAME_EVENTFILE=P       append what the host says to P, a line each: "assign SESSION",
-//	                           "joined PLAYER", "away", "back", "drain"
+//	                           "joined PLAYER "PAYLOAD"", "away", "back", "drain"
+//
+// and others change what it renders:
+//
+//	TESTGAME_FORMAT=F          announce F (i420 or nv12) besides RGBA, insist on the host
+//	                           picking it (fatal otherwise), and render the palette's
+//	                           colours in it, in BT.709
+//	TESTGAME_MARKER=1          draw edgeplay's latency marker (game/marker) with the last
+//	                           input's seq, in any format
 //
 // At drain it ends the session itself with the result {"drained":true}.
 package main
@@ -23,6 +31,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +39,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplay/edgeplay/game/marker"
+	"github.com/edgeplay/edgeplay/gameproto"
 	"github.com/edgeplay/edgeplay/gamesdk"
 	"github.com/edgeplay/edgeplay/input"
 )
@@ -77,11 +88,26 @@ func run() error {
 		return err
 	}
 
-	g, err := gamesdk.Open(gamesdk.Config{})
+	var cfg gamesdk.Config
+	format := gameproto.RGBA
+	switch f := os.Getenv("TESTGAME_FORMAT"); f {
+	case "":
+	case "i420":
+		cfg.I420, format = true, gameproto.I420
+	case "nv12":
+		cfg.NV12, format = true, gameproto.NV12
+	default:
+		return fmt.Errorf("TESTGAME_FORMAT %q: want i420 or nv12", f)
+	}
+	drawMarker := os.Getenv("TESTGAME_MARKER") != ""
+	g, err := gamesdk.Open(cfg)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
+	if got := g.Pool().Format; got != format {
+		return g.Fatal(fmt.Sprintf("the host picked %s, want %s", got, format))
+	}
 	if os.Getenv("TESTGAME_NEVER_READY") != "" {
 		for {
 			if _, err := g.Poll(time.Second); err != nil {
@@ -136,7 +162,7 @@ func run() error {
 			}
 			started, next = true, time.Now()
 		case gamesdk.PlayerJoined:
-			note("joined %s", ev.ID)
+			note("joined %s %q", ev.ID, ev.Payload)
 		case gamesdk.PlayerAway:
 			note("away")
 		case gamesdk.PlayerBack:
@@ -165,13 +191,9 @@ func run() error {
 		if !ok {
 			continue
 		}
-		c := Palette[colour%len(Palette)]
-		pix, stride := f.Planes[0], f.Strides[0]
-		for y := range f.Height {
-			row := pix[y*stride : y*stride+4*f.Width]
-			for x := 0; x < len(row); x += 4 {
-				row[x], row[x+1], row[x+2], row[x+3] = c[0], c[1], c[2], 0xff
-			}
+		fill(f, Palette[colour%len(Palette)])
+		if drawMarker {
+			markFrame(f, uint16(lastInput))
 		}
 		if err := g.SubmitFrame(f, lastInput); err != nil {
 			return err
@@ -193,6 +215,77 @@ func run() error {
 		}
 		if hangAfter > 0 && frames >= hangAfter {
 			time.Sleep(time.Hour)
+		}
+	}
+}
+
+// fill paints the whole frame in colour c: RGBA as it is, YUV in BT.709, limited range.
+func fill(f *gamesdk.Frame, c [3]byte) {
+	y, u, v := yuv709(c)
+	switch f.Format {
+	case gameproto.I420:
+		fillPlane(f.Planes[0], f.Strides[0], f.Height, []byte{y}, f.Width)
+		fillPlane(f.Planes[1], f.Strides[1], f.Height/2, []byte{u}, f.Width/2)
+		fillPlane(f.Planes[2], f.Strides[2], f.Height/2, []byte{v}, f.Width/2)
+	case gameproto.NV12:
+		fillPlane(f.Planes[0], f.Strides[0], f.Height, []byte{y}, f.Width)
+		fillPlane(f.Planes[1], f.Strides[1], f.Height/2, []byte{u, v}, f.Width/2)
+	default:
+		fillPlane(f.Planes[0], f.Strides[0], f.Height, []byte{c[0], c[1], c[2], 0xff}, f.Width)
+	}
+}
+
+// fillPlane writes n copies of sample into each of the first rows rows of a plane: the first
+// row sample by sample, the others as copies of it.
+func fillPlane(pix []byte, stride, rows int, sample []byte, n int) {
+	first := pix[:n*len(sample)]
+	for i := 0; i < len(first); i += len(sample) {
+		copy(first[i:], sample)
+	}
+	for y := 1; y < rows; y++ {
+		copy(pix[y*stride:], first)
+	}
+}
+
+// yuv709 is the BT.709 limited-range YUV of an RGB colour (docs/SDK.md, "buffer_pool").
+func yuv709(c [3]byte) (y, u, v byte) {
+	r, g, b := float64(c[0]), float64(c[1]), float64(c[2])
+	l := 0.2126*r + 0.7152*g + 0.0722*b
+	return byte(math.Round(16 + l*219/255)),
+		byte(math.Round(128 + (b-l)/1.8556*224/255)),
+		byte(math.Round(128 + (r-l)/1.5748*224/255))
+}
+
+// markFrame draws the latency marker with value into the frame's top-left corner: in RGBA
+// as game/marker draws it, in YUV as Y 235 (1) and 16 (0) cells over neutral chroma.
+func markFrame(f *gamesdk.Frame, value uint16) {
+	f.Marker = true
+	if f.Format == gameproto.RGBA {
+		marker.Draw(f.Planes[0], f.Strides[0], value)
+		return
+	}
+	const cols = marker.Width / marker.Cell
+	black, white := []byte{16}, []byte{235}
+	for r := range marker.Height / marker.Cell {
+		for c := range cols {
+			cell := black
+			if value&(1<<(15-(r*cols+c))) != 0 {
+				cell = white
+			}
+			top := r*marker.Cell*f.Strides[0] + c*marker.Cell
+			fillPlane(f.Planes[0][top:], f.Strides[0], marker.Cell, cell, marker.Cell)
+		}
+	}
+	grey := []byte{128}
+	for i := 1; i < 3; i++ {
+		if f.Planes[i] != nil {
+			// Under the region: Width/2 samples a row of I420's U and V; NV12's UV holds both
+			// in Width bytes.
+			n := marker.Width / 2
+			if f.Format == gameproto.NV12 {
+				n = marker.Width
+			}
+			fillPlane(f.Planes[i], f.Strides[i], marker.Height/2, grey, n)
 		}
 	}
 }
