@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,7 @@ const (
 // (nothing of the host's is inherited) plus EDGEPLAY_FD=3, the link as fd 3 and no other
 // descriptor; it runs in its own process group, which is killed when the game ends.
 type Command struct {
+	ID   string   // the game's id, for metrics and logs; default: the program's file name
 	Path string   // the program; a relative path is relative to Dir
 	Args []string // arguments after the program's name
 	Env  []string // "KEY=value"; may be empty
@@ -74,6 +76,9 @@ const MaxWarm = 16
 func (c Command) withDefaults() (Command, error) {
 	if c.Path == "" {
 		return c, fmt.Errorf("gameproc: no program")
+	}
+	if c.ID == "" {
+		c.ID = filepath.Base(c.Path)
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = DefaultStartTimeout

@@ -13,10 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
 	"github.com/edgeplay/edgeplay/game"
 	"github.com/edgeplay/edgeplay/gameproto"
 	"github.com/edgeplay/edgeplay/input"
-	"golang.org/x/sys/unix"
+	"github.com/edgeplay/edgeplay/internal/metrics"
 )
 
 var (
@@ -78,6 +81,8 @@ type run struct {
 	slots   *slots // the frame pool's mapping and slots; nil before buffer_pool
 	lastSeq uint64
 
+	handoff prometheus.Observer // edgeplay_game_handoff_seconds of this game
+
 	apool gameproto.AudioPool
 	amem  []byte  // the audio pool's mapping; nil without audio
 	pcm   []int16 // one audio slot's samples, reused
@@ -103,6 +108,7 @@ func launch(c Command, cfg game.Config) (*run, error) {
 		msgs: make(chan recvd), quit: make(chan struct{}), readerDone: make(chan struct{}),
 		deadline: time.NewTimer(c.StartTimeout), heard: time.NewTimer(heartbeatMiss),
 	}
+	r.handoff = metrics.GameHandoffSeconds.WithLabelValues(c.ID)
 	go r.read()
 	return r, nil
 }
@@ -477,6 +483,9 @@ func (r *run) frame(m gameproto.FrameReady, sink func(*game.Frame)) error {
 	// Ready is when the game finished the frame (its pts), so the host's latency figures
 	// include the hand-off across the process boundary.
 	f.Seq, f.Ready, f.InputSeq = m.Seq, hostTime(m.PTS, 0), m.InputSeq
+	if r.handoff != nil {
+		r.handoff.Observe(time.Since(f.Ready).Seconds())
+	}
 	r.arm(r.cmd.StallTimeout)
 	sink(f)
 	return nil

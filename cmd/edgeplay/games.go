@@ -220,7 +220,7 @@ func gameCatalog(specs []gameSpec, log *slog.Logger, stream game.Config) (*hostG
 	hg := &hostGames{games: map[string]game.Factory{builtinGame: demo.Factory}, titles: map[string]string{}}
 	for _, s := range specs {
 		cmd := s.cmd
-		cmd.Logger = log.With("game_id", s.id)
+		cmd.ID, cmd.Logger = s.id, log.With("game_id", s.id)
 		l, err := gameproc.NewLauncher(cmd, stream)
 		if err != nil {
 			hg.Close()

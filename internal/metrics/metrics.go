@@ -68,6 +68,11 @@ var (
 		Help:    "Time from a player's input reaching the host to the first frame the game says reflects it (any game: frames carry the input seq they applied).",
 		Buckets: []float64{.002, .005, .01, .017, .025, .033, .05, .075, .1, .15, .25},
 	}, []string{"host"})
+	GameHandoffSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgeplay_game_handoff_seconds",
+		Help:    "A game process's frame from its pts (the game finished it) to the host taking it off the link: the process boundary's cost.",
+		Buckets: []float64{.00005, .0001, .0002, .0003, .0005, .001, .002, .005, .01, .02},
+	}, []string{"game"})
 	FramesByHeight = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgeplay_video_frames_total", Help: "Video frames sent, by encoded height (the resolution ladder's rung).",
 	}, []string{"host", "height"})
