@@ -14,6 +14,7 @@ const stop = $("stop");
 const status = $("status");
 const banner = $("banner");
 $("game").textContent = game;
+$("demo-hint").hidden = game !== "demo"; // the controls of the built-in demo; a studio's game has its own
 
 play.addEventListener("click", () => player.play());
 stop.addEventListener("click", () => player.stop());
