@@ -64,6 +64,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.URL.RequestURI())
 	f.mu.Unlock()
+	if r.URL.Path == "/v1/games" { // public: no token
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(f.fixture("api_games.json"))
+		return
+	}
 	switch {
 	case f.disabled:
 		apiErr(w, 403, "admin_disabled", "the admin API is disabled on this gateway (it has no admin token)")
@@ -159,6 +164,8 @@ func TestCommandsGolden(t *testing.T) {
 		{"one host json is an array", []string{"-o", "json", "hosts", "h3"}, "host_h3_json.golden", "/v1/admin/hosts/h3", 0},
 		{"hosts of a region", []string{"hosts", "--region", "dxb-2"}, "", "/v1/admin/hosts?region=dxb-2", 0},
 		{"sessions", []string{"sessions"}, "sessions.golden", "/v1/admin/sessions", 0},
+		{"games", []string{"games"}, "games.golden", "/v1/games", 0},
+		{"games json", []string{"games", "-o", "json"}, "games_json.golden", "/v1/games", 0},
 		{"sessions json", []string{"sessions", "--output", "json"}, "sessions_json.golden", "/v1/admin/sessions", 0},
 		{"sessions filtered", []string{"sessions", "--host", "h1", "--region", "dxb-1"}, "", "/v1/admin/sessions?host=h1&region=dxb-1", 0},
 		{"one session, flags after the id", []string{"sessions", "c0ffee0011223344", "-o", "json"}, "session_json.golden", "/v1/admin/sessions/c0ffee0011223344", 0},

@@ -24,12 +24,22 @@ type client struct {
 }
 
 func newClient(o *options) (*client, error) {
+	c, err := newPublicClient(o)
+	switch {
+	case err != nil:
+		return nil, err
+	case o.token == "":
+		return nil, errors.New("no admin token: set EDGEPLAY_ADMIN_TOKEN (edgeplay up prints it) or pass --token")
+	}
+	return c, nil
+}
+
+// newPublicClient is a client for the gateway's public endpoints (/v1/games): the admin token
+// is sent when there is one, and not required.
+func newPublicClient(o *options) (*client, error) {
 	base := strings.TrimRight(o.server, "/")
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: --server %q must be an http:// or https:// URL", errUsage, o.server)
-	}
-	if o.token == "" {
-		return nil, errors.New("no admin token: set EDGEPLAY_ADMIN_TOKEN (edgeplay up prints it) or pass --token")
 	}
 	// No client timeout: requests carry a context, and a followed event stream has none.
 	return &client{base: base, token: o.token, hc: &http.Client{}}, nil
@@ -77,7 +87,9 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad --server %q: %w", errUsage, c.base, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	req.Header.Set("User-Agent", "edgectl/"+version)
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -72,6 +72,7 @@ func TestAgainstGateway(t *testing.T) {
 		Heartbeat: protocol.Heartbeat{
 			Host: "h1", Region: "dxb-1", State: protocol.HostReady, Slots: 4, Used: 1,
 			Encoders: []string{"libx264"}, Version: "dev",
+			Games: []string{"demo", "paddle"}, Titles: map[string]string{"paddle": "Paddle"},
 		},
 		Health: "ready", AgeMillis: 300,
 	}})
@@ -122,6 +123,10 @@ func TestAgainstGateway(t *testing.T) {
 	}
 	if code, out, err := edgectl("hosts"); code != 0 || !strings.Contains(out, "h1  dxb-1   ready  1/4") {
 		t.Fatalf("hosts table: %d %v\n%s", code, err, out)
+	}
+	// The game list is public: it works without the token too.
+	if code, out, err := edgectl("games", "--token", ""); code != 0 || !strings.Contains(out, "paddle  Paddle  3     dxb-1 1/3") {
+		t.Fatalf("games table: %d %v\n%s", code, err, out)
 	}
 	if code, out, err := edgectl("sessions", "-o", "json"); code != 0 {
 		t.Fatalf("sessions: %d %v", code, err)

@@ -28,6 +28,7 @@ Usage:
   edgectl events [--follow] [--type T[,T...]] [--since D] [--limit N]
                                         session and host events (--follow: live)
   edgectl regions                       data centers: hosts, ready, draining, free slots
+  edgectl games                         games the ready hosts offer, free slots per data center
   edgectl drain HOST|--region R [--deadline 30m] [--reason TEXT] [--force]
                                         no new sessions on HOST; running ones end at
                                         the deadline, their players are told
@@ -110,6 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		"undrain":  runUndrain,
 		"kick":     runKick,
 		"regions":  runRegions,
+		"games":    runGames,
 	}
 	switch {
 	case cmd == "version":
