@@ -123,6 +123,27 @@ type HapticSource interface {
 	SetRumbleSink(sink func(Rumble))
 }
 
+// FrameSource is implemented by games that can render into frame buffers the host lends them,
+// so that the host sends what they drew with no copy (a game process's shared-memory slots,
+// see gamesdk.Serve). The host calls SetFrameSource once, before Run; from then on, on each
+// tick, the game's loop calls get for the frame to render into:
+//
+//   - get returns a frame of the game's size (Config's Width and Height), RGBA, with Stride
+//     bytes per row: possibly more than 4*Width, so the game must use Stride. It holds
+//     whatever picture was last drawn into it, by this game or by the host: the game must
+//     draw every pixel of it;
+//   - get returns nil when the host has no frame free (every one is on its way to the
+//     player): the game then skips rendering this tick (its simulation goes on). get never
+//     blocks, and is called from the game's loop only;
+//   - the game hands the frame to sink as usual, or, when it does not send it after all,
+//     calls its Release; either way it must not touch the frame afterwards. A frame the game
+//     still holds when Run returns is the host's again.
+//
+// A game that has a source renders only into frames from it.
+type FrameSource interface {
+	SetFrameSource(get func() *Frame)
+}
+
 // PixelFormat is how a Frame's pixels are laid out, all 8 bits per sample, row-major. I420
 // and NV12 are YUV 4:2:0, BT.709, limited range (Y 16–235, U and V 16–240): what docs/SDK.md
 // asks of a game that renders YUV. Each chroma sample stands for a 2×2 block of pixels.

@@ -68,14 +68,15 @@ type run struct {
 	notes  chan gameproto.Message
 	audio  func(game.AudioChunk)
 
-	state     state
-	deadline  *time.Timer // the current state's deadline (see timeout)
-	heard     *time.Timer // heartbeatMiss after the last message from the game
-	readyCap  time.Time   // the latest loading may push the ready deadline to
-	exitSeen  bool        // the process exited; the loop waits briefly for the link's EOF
-	saidFatal bool
-	caps      uint32 // agreed in welcome
-	result    string // ending's result
+	state      state
+	deadline   *time.Timer // the current state's deadline (see timeout)
+	heard      *time.Timer // heartbeatMiss after the last message from the game
+	readyCap   time.Time   // the latest loading may push the ready deadline to
+	exitSeen   bool        // the process exited; the loop waits briefly for the link's EOF
+	peerClosed bool        // a send found the game's end closed; the loop reads on to the EOF
+	saidFatal  bool
+	caps       uint32 // agreed in welcome
+	result     string // ending's result
 
 	pool    gameproto.BufferPool
 	slots   *slots // the frame pool's mapping and slots; nil before buffer_pool
@@ -249,7 +250,7 @@ func (r *run) stop(cause error) {
 func (r *run) timeout() error {
 	c := r.cmd
 	switch {
-	case r.exitSeen:
+	case r.exitSeen || r.peerClosed:
 		return r.gone(nil)
 	case r.state == stateSpawned:
 		return fmt.Errorf("%w: no hello within %v", ErrStartFailed, c.StartTimeout)
@@ -305,7 +306,14 @@ func (r *run) linkErr(err error) error {
 }
 
 // send writes one message to the game; a game that does not take it within sendTimeout is hung.
+//
+// A game that closed its end (it exited) cannot take messages, but what it sent before is
+// still to be read: an ending, a fatal. So a send to a closed link is dropped, and the loop
+// reads on until the link's EOF says how the game went (gone).
 func (r *run) send(m gameproto.Message, fds ...int) error {
+	if r.peerClosed {
+		return nil
+	}
 	_ = r.conn.SetWriteDeadline(time.Now().Add(sendTimeout))
 	err := r.conn.Send(m, fds...)
 	switch {
@@ -313,6 +321,10 @@ func (r *run) send(m gameproto.Message, fds ...int) error {
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("%w: it did not take %s within %v", ErrHung, m.Type(), sendTimeout)
+	case errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
+		r.arm(exitLinger) // the EOF follows what is left to read; this bounds the wait for it
+		r.peerClosed = true
+		return nil
 	default:
 		return r.gone(err)
 	}
@@ -593,7 +605,7 @@ const exitLinger = 200 * time.Millisecond
 // arm sets the current state's deadline, unless the process has exited (the loop then only
 // lingers for its last messages).
 func (r *run) arm(d time.Duration) {
-	if !r.exitSeen {
+	if !r.exitSeen && !r.peerClosed {
 		r.deadline.Reset(d)
 	}
 }

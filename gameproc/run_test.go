@@ -119,3 +119,43 @@ func TestSound(t *testing.T) {
 		}
 	}
 }
+
+// A game that sends sound, then ending, and exits at once ended the session itself, even
+// though the host's audio_release for that sound finds the link closed: the host reads what
+// the game sent before it went before it decides (the race TestGoSDKEndToEnd once hit).
+func TestEndingAfterClosedLink(t *testing.T) {
+	host, gameSide, err := gameproto.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	pool, err := gameproto.NewAudioPool(gameproto.S16, audioSlotFrames, audioSlots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	r := &run{
+		cmd: Command{StallTimeout: DefaultStallTimeout}, log: slog.Default(), conn: host,
+		ch:    &child{exited: exited},
+		msgs:  make(chan recvd), quit: make(chan struct{}), readerDone: make(chan struct{}),
+		state: stateStarted, deadline: time.NewTimer(time.Hour), heard: time.NewTimer(time.Hour),
+		apool: pool, amem: make([]byte, pool.Size()), pcm: make([]int16, audioSlotFrames*2),
+	}
+	defer r.deadline.Stop()
+	defer r.heard.Stop()
+	for _, m := range []gameproto.Message{gameproto.AudioReady{Slot: 0, Frames: 480}, gameproto.Ending{Result: `{"score":3}`}} {
+		if err := gameSide.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = gameSide.Close() // the game is gone; its messages wait in the socket
+	time.AfterFunc(50*time.Millisecond, func() { close(exited) })
+	go r.read()
+	err = r.loop(context.Background(), func(f *game.Frame) { f.Release() })
+	close(r.quit)
+	<-r.readerDone
+	var ended *game.Ended
+	if !errors.As(err, &ended) || ended.Result != `{"score":3}` {
+		t.Fatalf("loop: %v, want the game's end with its result", err)
+	}
+}

@@ -57,6 +57,15 @@ const (
 //     it; the replaced one is released) and wakes the loop, which copies it into a free slot
 //     and submits it with the frame's InputSeq and its Ready time as pts. With no free slot
 //     the frame is skipped: neither side ever waits for the other;
+//   - frames of a game.FrameSource: the game renders straight into the slots, with no copy.
+//     The loop acquires every free slot and lends it (game.BorrowedFrame over the slot's
+//     plane) through a queue that the source's get takes from without waiting (nil when it
+//     is empty: the game skips that frame); a lent frame that reaches the loop through the
+//     mailbox is submitted in its own slot, one released unsent (replaced in the mailbox, or
+//     dropped by the game) is lent again, and a slot the host releases is acquired and lent
+//     again. A slot is lent to one frame at a time, and only once the game has let go of it.
+//     While slots are lent none is free, so a host's new buffer_pool is a protocol error (the
+//     SDK refuses one while a slot is acquired, see Poll; edgeplay's host sends one pool);
 //   - sound: when the game is a game.AudioSource and audio was agreed, its chunks are copied
 //     to a bounded queue (the oldest dropped when full) and sent in slot_frames pieces, each
 //     with its pts on CLOCK_MONOTONIC (the chunk's Start converted with an offset taken once);
@@ -84,7 +93,9 @@ const (
 // Only Serve's own goroutine touches g while it runs; the game's goroutine reaches it through
 // channels and a waker that cuts Poll short. Serve returns once Run has returned, except when
 // Run does not return within cfg.StopTimeout of its cancellation: then it returns ErrStuck and
-// the process should exit. It does not close g.
+// the process should exit (the slots lent to a game.FrameSource then stay mapped after g's
+// Close, since the stuck game may still render into them). It does not close g. Slots lent
+// to a game.FrameSource go back to g when Run has returned.
 func Serve(ctx context.Context, g *Game, newGame game.Factory, cfg ServeConfig) error {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = DefaultStopTimeout
@@ -145,6 +156,7 @@ type server struct {
 	audio   chan pcmChunk    // the game's sound, copied
 	free    chan []int16     // sample buffers the loop is done with, for the sink to reuse
 	runDone chan error       // Run's return
+	lend    *lender          // a game.FrameSource's slots; nil for other games
 
 	// Counted by the sinks.
 	superseded   atomic.Uint64 // frames replaced in the mailbox before the loop took them
@@ -189,6 +201,9 @@ func (s *server) loop(ctx context.Context) (outcome, error) {
 		}
 		if err := s.forward(); err != nil {
 			return failGame, err
+		}
+		if s.lend != nil {
+			s.lend.refill(s.g)
 		}
 		select {
 		case err := <-s.runDone:
@@ -307,6 +322,11 @@ func (s *server) start(ctx context.Context, player string) error {
 			src.SetAudioSink(s.sinkAudio)
 		}
 	}
+	if src, ok := s.gm.(game.FrameSource); ok {
+		s.lend = newLender(s.wake)
+		s.lend.refill(s.g) // the first tick finds its frame
+		src.SetFrameSource(s.lend.get)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel, s.running = cancel, true
 	s.runWG.Go(func() {
@@ -377,9 +397,7 @@ func (s *server) recycle(b []int16) {
 func (s *server) forward() error {
 	select {
 	case f := <-s.frames:
-		err := s.sendFrame(f)
-		f.Release()
-		if err != nil {
+		if err := s.send(f); err != nil {
 			return err
 		}
 	default:
@@ -396,6 +414,43 @@ func (s *server) forward() error {
 			return nil
 		}
 	}
+}
+
+// send submits f: in its own slot when it is one the lender lent, else copied into a free one.
+func (s *server) send(f *game.Frame) error {
+	if s.lend != nil {
+		if k := s.lend.slotOf(f); k >= 0 {
+			return s.submitLent(k, f)
+		}
+	}
+	err := s.sendFrame(f)
+	f.Release()
+	return err
+}
+
+// submitLent submits lent slot k, which the game rendered f into, as it is: no copy.
+func (s *server) submitLent(k int, f *game.Frame) error {
+	ls := &s.lend.slots[k]
+	if !ls.out.CompareAndSwap(true, false) {
+		// The game released the frame as well as sending it: the slot is already back in
+		// returned, to be lent again. Sending it too could lend it twice.
+		return nil
+	}
+	ls.sdk.Marker = s.cfg.Marker
+	if err := s.g.submitFrame(ls.sdk, f.InputSeq, s.pts(f)); err != nil {
+		return err // the slot stays acquired: reclaim discards it
+	}
+	ls.sdk = nil // the host's until it is released; refill acquires it again then
+	s.submitted++
+	return nil
+}
+
+// pts is f's Ready time on CLOCK_MONOTONIC, or now when it has none.
+func (s *server) pts(f *game.Frame) uint64 {
+	if f.Ready.IsZero() {
+		return monotonicNS()
+	}
+	return s.clock.ns(f.Ready)
 }
 
 // sendFrame copies f into a free slot and submits it; with no free slot it skips f. Serve
@@ -415,11 +470,7 @@ func (s *server) sendFrame(f *game.Frame) error {
 		copy(dst[y*stride:y*stride+row], f.Pix[y*f.Stride:y*f.Stride+row])
 	}
 	slot.Marker = s.cfg.Marker
-	pts := monotonicNS()
-	if !f.Ready.IsZero() {
-		pts = s.clock.ns(f.Ready)
-	}
-	if err := s.g.submitFrame(slot, f.InputSeq, pts); err != nil {
+	if err := s.g.submitFrame(slot, f.InputSeq, s.pts(f)); err != nil {
 		return err
 	}
 	s.submitted++
@@ -462,8 +513,12 @@ func (s *server) finish(o outcome, cause error) error {
 	stopErr := s.stop()
 	g := s.g
 	if s.cancel != nil { // the game ran
+		skipped := s.skipped
+		if s.lend != nil {
+			skipped += s.lend.starved.Load() // the source had no frame for the game
+		}
 		_ = g.Log(LevelInfo, fmt.Sprintf("gamesdk.Serve: %d frames sent, %d skipped (no free slot), %d superseded; %d audio frames sent, %d lost (no free slot), %d chunks dropped",
-			s.submitted, s.skipped, s.superseded.Load(), s.audioSent, s.audioLost, s.audioDropped.Load()))
+			s.submitted, skipped, s.superseded.Load(), s.audioSent, s.audioLost, s.audioDropped.Load()))
 	}
 	switch {
 	case stopErr != nil:
@@ -481,7 +536,7 @@ func (s *server) finish(o outcome, cause error) error {
 }
 
 // stop cancels Run and waits for it, at most cfg.StopTimeout; then it lets go of what the
-// sinks left behind.
+// sinks left behind, and takes the lent slots back.
 func (s *server) stop() error {
 	if s.running {
 		s.cancel()
@@ -495,19 +550,142 @@ func (s *server) stop() error {
 				_ = s.g.Log(LevelWarn, "gamesdk.Serve: the game's Run, cancelled: "+err.Error())
 			}
 		case <-t.C:
+			if s.lend != nil {
+				// The stuck Run may still render into slots it was lent: the pool stays
+				// mapped for the rest of the process, since g.Close would unmap it under the
+				// game (the process exits after ErrStuck anyway).
+				s.g.mem = nil
+			}
 			return fmt.Errorf("%w within %v of its cancellation", ErrStuck, s.cfg.StopTimeout)
 		}
 	}
 	if s.cancel != nil {
 		s.cancel()
 	}
-	for {
+	for done := false; !done; {
 		select {
 		case f := <-s.frames:
-			f.Release()
+			f.Release() // a lent frame goes to returned, for reclaim
 		case <-s.audio:
 		default:
-			return nil
+			done = true
+		}
+	}
+	if s.lend != nil {
+		s.lend.reclaim(s.g)
+	}
+	return nil
+}
+
+// lender lends the pool's slots to a game.FrameSource, to render into with no copy. Every
+// slot it has acquired is in one place at a time: waiting in offers, with the game (being
+// rendered into, or in the mailbox), or in returned (let go of unsent); the host's slots are
+// not acquired. So a slot is lent again only once the game has let go of it. The loop owns
+// sdk and frame; the game's goroutine takes from offers and sends on returned.
+//
+// A slot is acquired as it is lent, so a new pool (which the SDK takes only while no slot is
+// acquired) never changes under a lent frame, and slots acquired after one are over it.
+type lender struct {
+	offers   chan *game.Frame // lent frames not yet taken; get receives
+	returned chan int         // slots the game let go of unsent (their Release), for the loop
+	starved  atomic.Uint64    // gets that found no frame
+	slots    [gameproto.MaxSlots]lentSlot
+}
+
+// lentSlot is one slot of the lender.
+type lentSlot struct {
+	sdk     *Frame      // the slot as AcquireFrame handed it out; nil: not the lender's
+	frame   game.Frame  // what the game renders into: a game.BorrowedFrame over sdk's plane
+	release func()      // frame's Release: hands the slot back to the loop
+	out     atomic.Bool // lent: from its offer to its Release or its submit
+}
+
+func newLender(w *waker) *lender {
+	l := &lender{
+		offers:   make(chan *game.Frame, gameproto.MaxSlots),
+		returned: make(chan int, gameproto.MaxSlots),
+	}
+	for k := range l.slots {
+		l.slots[k].release = func() {
+			// Not when the loop has taken the frame to send it (a game's mistake): the slot
+			// is the host's then.
+			if l.slots[k].out.CompareAndSwap(true, false) {
+				l.returned <- k // never blocks: each slot is in it at most once
+				w.wake()
+			}
+		}
+	}
+	return l
+}
+
+// get is the game's frame source, on the game's goroutine: a lent frame, or nil when none is
+// waiting. It never blocks.
+func (l *lender) get() *game.Frame {
+	select {
+	case f := <-l.offers:
+		return f
+	default:
+		l.starved.Add(1)
+		return nil
+	}
+}
+
+// offer lends acquired slot k: a fresh frame over its plane goes to offers.
+func (l *lender) offer(k int) {
+	ls := &l.slots[k]
+	ls.frame = *game.BorrowedFrame(ls.sdk.Width, ls.sdk.Height, ls.sdk.Strides[0], ls.sdk.Planes[0], ls.release)
+	ls.out.Store(true)
+	l.offers <- &ls.frame // never blocks: it holds every slot a pool can have
+}
+
+// refill lends again the slots the game let go of, and every slot g has free (those the host
+// released): from the loop, after each event.
+func (l *lender) refill(g *Game) {
+	for more := true; more; {
+		select {
+		case k := <-l.returned:
+			l.offer(k)
+		default:
+			more = false
+		}
+	}
+	for {
+		f, ok := g.AcquireFrame()
+		if !ok {
+			return
+		}
+		l.slots[f.Slot].sdk = f
+		l.offer(f.Slot)
+	}
+}
+
+// slotOf returns the slot whose lent frame f is, or -1 when f is not one.
+func (l *lender) slotOf(f *game.Frame) int {
+	for k := range l.slots {
+		if f == &l.slots[k].frame {
+			return k
+		}
+	}
+	return -1
+}
+
+// reclaim gives every slot the lender holds back to g, once Run has returned: the game no
+// longer touches any.
+func (l *lender) reclaim(g *Game) {
+	for more := true; more; {
+		select {
+		case <-l.offers:
+		case <-l.returned:
+		default:
+			more = false
+		}
+	}
+	for k := range l.slots {
+		ls := &l.slots[k]
+		ls.out.Store(false)
+		if ls.sdk != nil {
+			_ = g.Discard(ls.sdk) // acquired, so it cannot fail
+			ls.sdk = nil
 		}
 	}
 }

@@ -818,3 +818,267 @@ func TestServeRefusesYUVFrames(t *testing.T) {
 		t.Fatalf("Serve: %v, want %v", err, ErrArg)
 	}
 }
+
+// sourceGame is a fake game that renders into frames the host lends it (game.FrameSource).
+// Its PlayerAway holds Serve's loop until the test lets it go, so that the test can act while
+// the loop is busy.
+type sourceGame struct {
+	*fakeGame
+	get    func() *game.Frame // set by SetFrameSource, before Run; called on Run's goroutine
+	held   chan struct{}      // PlayerAway says it holds the loop
+	resume chan struct{}      // ... until this is sent on
+}
+
+func newSourceGame() *sourceGame {
+	return &sourceGame{fakeGame: newFakeGame(), held: make(chan struct{}), resume: make(chan struct{})}
+}
+
+func (g *sourceGame) factory(cfg game.Config) (game.Game, error) {
+	_, err := g.fakeGame.factory(cfg)
+	return g, err
+}
+
+func (g *sourceGame) SetFrameSource(get func() *game.Frame) { g.get = get }
+
+func (g *sourceGame) PlayerAway() {
+	g.held <- struct{}{}
+	<-g.resume
+}
+
+// take calls get on Run's goroutine and returns what it gave.
+func (g *sourceGame) take(tb testing.TB) *game.Frame {
+	tb.Helper()
+	var f *game.Frame
+	g.do(tb, func(func(*game.Frame)) error {
+		f = g.get()
+		return nil
+	})
+	return f
+}
+
+// paint draws every pixel of f (v, v+1, v+2, 0xff), row by row with f's stride.
+func paint(f *game.Frame, v byte) {
+	for y := range f.Height {
+		row := f.Pix[y*f.Stride : y*f.Stride+4*f.Width]
+		for i := 0; i < len(row); i += 4 {
+			row[i], row[i+1], row[i+2], row[i+3] = v, v+1, v+2, 0xff
+		}
+	}
+}
+
+// lentSlotOf returns the slot whose pixels, in g's own mapping, f's are (f aliases the shared
+// memory: no copy), or -1 when they are none's.
+func lentSlotOf(g *Game, f *game.Frame) int {
+	for k := range int(g.pool.NSlots) {
+		if pl := g.pool.Plane(g.pool.Slot(g.mem, k), 0); &pl[0] == &f.Pix[0] && len(f.Pix) >= f.Stride*f.Height {
+			return k
+		}
+	}
+	return -1
+}
+
+// hostSees checks that the host's own mapping of slot k holds the picture paint(v) drew, and
+// that the padding past each row is untouched.
+func (h *fakeHost) hostSees(k int, v byte) {
+	h.tb.Helper()
+	px := h.pool.Plane(h.pool.Slot(h.mem, k), 0)
+	stride := int(h.pool.Planes[0].Stride)
+	for y := range int(h.pool.Height) {
+		for x := range int(h.pool.Width) {
+			if p := px[y*stride+4*x:]; p[0] != v || p[1] != v+1 || p[2] != v+2 || p[3] != 0xff {
+				h.tb.Fatalf("slot %d: pixel (%d,%d) is %v, want %d", k, x, y, p[:4], v)
+			}
+		}
+		if pad := px[y*stride+4*int(h.pool.Width)]; pad != 0 {
+			h.tb.Fatalf("slot %d: the padding of row %d was written: %d", k, y, pad)
+		}
+	}
+}
+
+// startSource brings a Serve of a sourceGame to started over a 3-slot pool whose rows are
+// padded (stride 320 for 64 pixels).
+func startSource(tb testing.TB, f *sourceGame, cfg ServeConfig) (*fakeHost, *Game, *serving) {
+	tb.Helper()
+	h, conn := newLink(tb)
+	h.send(testWelcome())
+	p, _ := gameproto.NewBufferPool(gameproto.RGBA, 64, 32, 3)
+	p.Planes[0].Stride, p.SlotSize = 320, 4096*3
+	h.sendPoolLayout(p)
+	g, err := New(conn, Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = g.Close() })
+	h.expect(gameproto.TypeHello)
+	s := serveGame(tb, g, f.factory, cfg)
+	assignAndJoin(h)
+	waitClosed(tb, f.started, "Run starts")
+	return h, g, s
+}
+
+// TestServeFrameSource: a game.FrameSource renders straight into the slots, which Serve
+// submits as they are (no copy); a slot is lent to one frame at a time, a frame replaced in
+// the mailbox or dropped by the game is lent again, get gives nil while the host holds every
+// slot, a release makes the slot lendable again, and the slot the game holds at the end goes
+// back to the Game.
+func TestServeFrameSource(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	f := newSourceGame()
+	h, g, s := startSource(t, f, ServeConfig{Marker: true})
+	if f.get == nil {
+		t.Fatal("no frame source for a game.FrameSource")
+	}
+
+	// Every slot is lent, each once, over the shared memory with the pool's stride.
+	var lent [3]*game.Frame
+	var slot [3]int
+	for i := range lent {
+		fr := f.take(t)
+		if fr == nil {
+			t.Fatalf("get %d: nil with %d slots free", i, 3-i)
+		}
+		if fr.Width != 64 || fr.Height != 32 || fr.Stride != 320 || fr.Format != game.RGBA {
+			t.Fatalf("lent frame %dx%d stride %d format %s", fr.Width, fr.Height, fr.Stride, fr.Format)
+		}
+		lent[i], slot[i] = fr, lentSlotOf(g, fr)
+		if slot[i] < 0 {
+			t.Fatalf("lent frame %d is not over a slot's memory", i)
+		}
+		for j := range i {
+			if slot[j] == slot[i] {
+				t.Fatalf("slot %d lent twice", slot[i])
+			}
+		}
+	}
+	if fr := f.take(t); fr != nil {
+		t.Fatalf("a fourth frame lent, over slot %d", lentSlotOf(g, fr))
+	}
+
+	// A frame the game sends is submitted in its own slot: the host sees the game's pixels.
+	a, b, c := lent[0], lent[1], lent[2]
+	f.do(t, func(sink func(*game.Frame)) error {
+		paint(a, 10)
+		a.InputSeq, a.Ready = 7, time.Now()
+		sink(a)
+		return nil
+	})
+	fr := h.expect(gameproto.TypeFrameReady).(gameproto.FrameReady)
+	if int(fr.Slot) != slot[0] || fr.Seq != 1 || fr.InputSeq != 7 || fr.Flags != gameproto.FrameMarker {
+		t.Fatalf("frame_ready %#v, want slot %d", fr, slot[0])
+	}
+	h.hostSees(slot[0], 10)
+
+	// While the loop is busy, b is replaced in the mailbox by c: c goes out, b is lent again.
+	h.send(gameproto.PlayerAway{Player: 0})
+	waitClosed(t, f.held, "the loop is held")
+	f.do(t, func(sink func(*game.Frame)) error {
+		paint(b, 20)
+		paint(c, 30)
+		sink(b)
+		sink(c)
+		return nil
+	})
+	f.resume <- struct{}{}
+	if fr := h.expect(gameproto.TypeFrameReady).(gameproto.FrameReady); int(fr.Slot) != slot[2] || fr.Seq != 2 {
+		t.Fatalf("frame_ready %#v, want c's slot %d", fr, slot[2])
+	}
+	h.hostSees(slot[2], 30)
+	h.sync(f.fakeGame)
+	if fr := f.take(t); fr == nil || lentSlotOf(g, fr) != slot[1] {
+		t.Fatal("the superseded frame's slot is not lent again")
+	}
+	if fr := f.take(t); fr != nil {
+		t.Fatalf("slot %d lent while the game holds b's and the host the others", lentSlotOf(g, fr))
+	}
+
+	// A frame the game drops is lent again, once.
+	f.do(t, func(func(*game.Frame)) error {
+		b.Release()
+		return nil
+	})
+	h.sync(f.fakeGame)
+	if b = f.take(t); b == nil || lentSlotOf(g, b) != slot[1] {
+		t.Fatal("the dropped frame's slot is not lent again")
+	}
+	if fr := f.take(t); fr != nil {
+		t.Fatalf("slot %d lent twice", lentSlotOf(g, fr))
+	}
+
+	// With every slot at the host, get gives nil; a release lends the slot again, which holds
+	// its old picture.
+	f.do(t, func(sink func(*game.Frame)) error {
+		paint(b, 40)
+		sink(b)
+		return nil
+	})
+	if fr := h.expect(gameproto.TypeFrameReady).(gameproto.FrameReady); int(fr.Slot) != slot[1] || fr.Seq != 3 {
+		t.Fatalf("frame_ready %#v, want slot %d", fr, slot[1])
+	}
+	h.hostSees(slot[1], 40)
+	h.sync(f.fakeGame)
+	if fr := f.take(t); fr != nil {
+		t.Fatalf("slot %d lent while the host holds it", lentSlotOf(g, fr))
+	}
+	h.send(gameproto.Release{Slot: uint8(slot[0])})
+	h.sync(f.fakeGame)
+	a = f.take(t)
+	if a == nil || lentSlotOf(g, a) != slot[0] {
+		t.Fatal("the released slot is not lent again")
+	}
+	if a.Pix[0] != 10 || a.Seq != 0 || a.InputSeq != 0 {
+		t.Fatalf("the lent again frame: pixel %d, seq %d, input seq %d; want the old picture in a fresh frame", a.Pix[0], a.Seq, a.InputSeq)
+	}
+	if fr := f.take(t); fr != nil {
+		t.Fatal("a slot lent twice")
+	}
+
+	// The player leaves while the game holds a: the counts add up, and a is the Game's again.
+	h.send(gameproto.PlayerLeft{Player: 0})
+	var summary string
+	for _, m := range h.rest() {
+		switch m := m.(type) {
+		case gameproto.FrameReady:
+			t.Errorf("frame_ready %#v at the end", m)
+		case gameproto.Log:
+			summary = m.Text
+		}
+	}
+	if want := "gamesdk.Serve: 3 frames sent, 5 skipped (no free slot), 1 superseded;"; !strings.HasPrefix(summary, want) {
+		t.Errorf("summary %q, want %q…", summary, want)
+	}
+	if err := s.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, f.done, "Run returns")
+	for k, st := range g.slots[:3] {
+		if want := map[bool]slotState{true: slotFree, false: slotHost}[k == slot[0]]; st != want {
+			t.Errorf("slot %d is %s after Serve, want %s", k, st, want)
+		}
+	}
+}
+
+// TestServeFrameSourceStuck: when Run is stuck, the slots it was lent stay mapped after the
+// Game's Close, for the stuck game may still render into them.
+func TestServeFrameSourceStuck(t *testing.T) {
+	defer test.CheckRoutines(t)()
+	f := newSourceGame()
+	f.stuck = make(chan struct{})
+	h, g, s := startSource(t, f, ServeConfig{StopTimeout: 50 * time.Millisecond})
+	fr := f.take(t)
+	if fr == nil {
+		t.Fatal("no frame lent")
+	}
+	h.send(gameproto.PlayerLeft{Player: 0})
+	if err := s.wait(t); !errors.Is(err, ErrStuck) {
+		t.Fatalf("Serve: %v, want ErrStuck", err)
+	}
+	if m := h.next(); m.Type() != gameproto.TypeFatal {
+		t.Fatalf("got %#v, want fatal", m)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paint(fr, 1) // the stuck game renders on: an unmapped slot would crash the process here
+	close(f.stuck)
+	waitClosed(t, f.done, "the stuck Run returns")
+}

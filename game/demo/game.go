@@ -29,6 +29,7 @@ var (
 	_ game.AudioSource  = (*Game)(nil)
 	_ game.HapticSource = (*Game)(nil)
 	_ game.Presence     = (*Game)(nil)
+	_ game.FrameSource  = (*Game)(nil)
 )
 
 // Factory creates demo games; it is the demo's entry in a host's game table.
@@ -69,10 +70,12 @@ type Game struct {
 	world   world
 	art     art
 
-	// Set before Run by SetAudioSink and SetRumbleSink, then owned by Run's goroutine.
-	audio  *audioOut         // nil: no sound is made
-	rumble func(game.Rumble) // nil: no rumble
-	seen   cueState          // the world's counters after the previous tick
+	// Set before Run by SetAudioSink, SetRumbleSink and SetFrameSource, then owned by Run's
+	// goroutine.
+	audio  *audioOut          // nil: no sound is made
+	rumble func(game.Rumble)  // nil: no rumble
+	source func() *game.Frame // nil: Run renders into its own pool
+	seen   cueState           // the world's counters after the previous tick
 }
 
 // New validates cfg and returns a game ready to Run. Sizes must be even and at least
@@ -97,11 +100,13 @@ func New(cfg game.Config) (*Game, error) {
 func (g *Game) Config() game.Config { return g.cfg }
 
 // Run ticks at the configured frame rate until ctx is done. Each tick applies the queued input,
-// advances the simulation by one frame time, renders into a pooled frame and hands it to sink,
-// which owns it from then on, then hands the tick's sound and rumble to the sinks set by
-// SetAudioSink and SetRumbleSink, if any. A tick that falls behind is skipped, not queued
-// (time.Ticker drops ticks for slow receivers); the sound still covers the time it spans. Run
-// returns nil when ctx ends, or ErrRunning if the game is already running.
+// advances the simulation by one frame time, renders into a frame (from the source set by
+// SetFrameSource, else from a pool of its own) and hands it to sink, which owns it from then
+// on, then hands the tick's sound and rumble to the sinks set by SetAudioSink and
+// SetRumbleSink, if any. A tick that falls behind is skipped, not queued (time.Ticker drops
+// ticks for slow receivers); the sound still covers the time it spans. A tick for which the
+// source has no frame renders nothing (the simulation and the sound go on). Run returns nil
+// when ctx ends, or ErrRunning if the game is already running.
 func (g *Game) Run(ctx context.Context, sink func(*game.Frame)) error {
 	if !g.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -127,8 +132,17 @@ func (g *Game) Run(ctx context.Context, sink func(*game.Frame)) error {
 		}
 		g.applyQueued()
 		g.Step(g.dt)
-		f := pool.Get()
-		g.Render(f)
+		var f *game.Frame
+		if g.source != nil {
+			f = g.source()
+		} else {
+			f = pool.Get()
+		}
+		if f == nil { // no frame free: skip the picture, not the tick
+			g.emit(time.Now())
+			continue
+		}
+		g.Render(f) // draws every pixel: a frame from the source holds an old picture
 		seq++
 		ready := time.Now()
 		f.Seq = seq
@@ -171,6 +185,12 @@ func (g *Game) SetAudioSink(sink func(game.AudioChunk)) {
 // hit, the ship is rammed or the round is lost calls sink once (see rumbleFor). It must be
 // called before Run, not during it; nil turns rumble off.
 func (g *Game) SetRumbleSink(sink func(game.Rumble)) { g.rumble = sink }
+
+// SetFrameSource implements game.FrameSource: from the next Run on, each tick renders into a
+// frame from get (Render draws every pixel and honours the frame's Stride), and a tick for
+// which get returns nil renders nothing. It must be called before Run, not during it; nil
+// goes back to the game's own frames.
+func (g *Game) SetFrameSource(get func() *game.Frame) { g.source = get }
 
 // emit hands the sinks the sound and rumble of the tick whose frame was ready at ready. It
 // allocates nothing.
@@ -272,7 +292,8 @@ func (g *Game) apply(ev input.Event) {
 func (g *Game) Step(dt time.Duration) { g.world.step(dt.Seconds()) }
 
 // Render draws the current state into f, which should have the configured size; a frame of
-// another size is drawn clipped to the smaller of the two. The latency marker carries the low
+// another size is drawn clipped to the smaller of the two. It draws every pixel of that area
+// (rows Stride bytes apart), so f may hold any old picture. The latency marker carries the low
 // 16 bits of the last applied input seq. Render must not be called while Run is running.
 func (g *Game) Render(f *game.Frame) {
 	g.art.render(f, &g.world)

@@ -428,6 +428,78 @@ func TestRun(t *testing.T) {
 	})
 }
 
+// TestRunFrameSource: with a source set, Run renders into the source's frames (whose rows
+// are padded and which hold an old picture), drawing every pixel and honouring the stride,
+// and a tick for which the source has no frame renders nothing.
+func TestRunFrameSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newTestGame(t)
+		const w, h, stride = 1280, 720, 4*1280 + 64
+		newFrame := func() *game.Frame {
+			return game.BorrowedFrame(w, h, stride, bytes.Repeat([]byte{0x11}, stride*h), func() {})
+		}
+		lend := make(chan *game.Frame, 1)
+		var gets int // on Run's goroutine; read once it has returned
+		g.SetFrameSource(func() *game.Frame {
+			gets++
+			select {
+			case f := <-lend:
+				return f
+			default:
+				return nil
+			}
+		})
+		frames := make(chan *game.Frame, 4)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- g.Run(ctx, func(f *game.Frame) { frames <- f }) }()
+
+		time.Sleep(3*tick + tick/2) // three ticks, no frame to render into
+		if n, r := len(frames), g.Stats().FramesRendered; n != 0 || r != 0 {
+			t.Fatalf("%d frames sent, %d rendered without a frame from the source", n, r)
+		}
+		a, b := newFrame(), newFrame()
+		g.Input(input.Event{Type: input.KeyDown, Seq: 5, Code: input.KeyD, Down: true})
+		for i, want := range []*game.Frame{a, b} {
+			lend <- want
+			time.Sleep(tick)
+			if got := <-frames; got != want || got.Seq != uint64(i+1) || got.InputSeq != 5 {
+				t.Fatalf("frame %d: got %p seq %d input seq %d, want %p seq %d input seq 5", i, got, got.Seq, got.InputSeq, want, i+1)
+			}
+		}
+		cancel()
+		synctest.Wait()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if s := g.Stats(); s.FramesRendered != 2 || gets != 5 {
+			t.Fatalf("%d frames rendered in %d gets, want 2 in 5", s.FramesRendered, gets)
+		}
+
+		// b holds what a render into a clean frame holds, and its padding is untouched.
+		ref := game.NewFramePool(w, h).Get()
+		g.Render(ref)
+		for y := range h {
+			row := b.Pix[y*stride : (y+1)*stride]
+			if !bytes.Equal(row[:4*w], ref.Pix[y*ref.Stride:y*ref.Stride+4*w]) {
+				t.Fatalf("row %d differs from a render into a clean frame", y)
+			}
+			if bytes.Count(row[4*w:], []byte{0x11}) != stride-4*w {
+				t.Fatalf("row %d: the padding past the stride's pixels was written", y)
+			}
+		}
+		for i := 3; i < len(a.Pix); i += 4 {
+			if x := (i % stride) / 4; x < w && a.Pix[i] != 0xff {
+				t.Fatalf("a: pixel (%d,%d) not drawn", x, i/stride)
+			}
+		}
+		if v, ok := marker.ReadRGBA(b.Pix, stride); !ok || v != 5 {
+			t.Fatalf("marker reads %d, %v; want 5", v, ok)
+		}
+	})
+}
+
 // TestRunRealClock runs the game on the real clock with concurrent input, for the race
 // detector. It waits with generous deadlines and asserts nothing about timing.
 func TestRunRealClock(t *testing.T) {
