@@ -136,8 +136,8 @@ func TestEndingAfterClosedLink(t *testing.T) {
 	exited := make(chan struct{})
 	r := &run{
 		cmd: Command{StallTimeout: DefaultStallTimeout}, log: slog.Default(), conn: host,
-		ch:    &child{exited: exited},
-		msgs:  make(chan recvd), quit: make(chan struct{}), readerDone: make(chan struct{}),
+		ch:   &child{exited: exited},
+		msgs: make(chan recvd), quit: make(chan struct{}), readerDone: make(chan struct{}),
 		state: stateStarted, deadline: time.NewTimer(time.Hour), heard: time.NewTimer(time.Hour),
 		apool: pool, amem: make([]byte, pool.Size()), pcm: make([]int16, audioSlotFrames*2),
 	}
