@@ -54,8 +54,9 @@ func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
 		init := webrtc.ICECandidateInit{
 			Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
 		}
-		if s.peer.RemoteDescription() == nil {
-			// Trickled ahead of the answer: keep a few until it arrives.
+		if s.peer.RemoteDescription() == nil || s.peer.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			// Trickled ahead of the answer (to the first offer or to a restart offer, whose
+			// candidates carry the new ufrag): keep a few until it arrives.
 			if len(s.earlyCands) >= maxEarlyCandidates {
 				s.sendError(protocol.Errorf(protocol.CodeBadState, "too many candidates before the answer"))
 				return "", "", false

@@ -72,7 +72,9 @@ type Player struct {
 	readDone chan struct{}         // closed when the reader of the current socket returns
 
 	mu        sync.Mutex
-	frames    []Frame             // guarded by mu
+	offers    int                       // offers read and not yet applied; guarded by mu
+	heldCands []webrtc.ICECandidateInit // remote candidates waiting for an offer to be applied; guarded by mu
+	frames    []Frame                   // guarded by mu
 	codec     string              // guarded by mu
 	media     protocol.MediaStats // guarded by mu
 	inputDC   *webrtc.DataChannel
@@ -268,6 +270,7 @@ func (p *Player) answer(sdp string) error {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return fmt.Errorf("set offer: %w", err)
 	}
+	p.offerApplied(pc)
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return err
@@ -482,14 +485,29 @@ func (p *Player) readLoop() {
 		if json.Unmarshal(b, &m) != nil {
 			continue
 		}
-		if m.Type == protocol.TypeCandidate && m.Candidate != nil {
+		if m.Type == protocol.TypeOffer {
 			p.mu.Lock()
-			pc := p.pc
+			p.offers++
 			p.mu.Unlock()
-			if pc != nil && m.Candidate.Candidate != "" {
-				_ = pc.AddICECandidate(webrtc.ICECandidateInit{
-					Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex,
-				})
+		}
+		if m.Type == protocol.TypeCandidate && m.Candidate != nil {
+			if m.Candidate.Candidate == "" {
+				continue
+			}
+			c := webrtc.ICECandidateInit{
+				Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex,
+				UsernameFragment: m.Candidate.UsernameFragment,
+			}
+			// A candidate of an offer not yet applied (the first, or an ICE restart's with its
+			// new ufrag) waits for it, as the page's player does.
+			p.mu.Lock()
+			pc, hold := p.pc, p.pc == nil || p.offers > 0
+			if hold {
+				p.heldCands = append(p.heldCands, c)
+			}
+			p.mu.Unlock()
+			if !hold {
+				_ = pc.AddICECandidate(c)
 			}
 			continue
 		}
@@ -591,7 +609,7 @@ func (p *Player) Resume(ctx context.Context, session, token string) (protocol.Me
 }
 
 // AcceptRestart applies an ICE-restart offer to the existing peer connection and sends the
-// answer; the connection keeps its tracks and data channels.
+// answer after all its new candidates; the connection keeps its tracks and data channels.
 func (p *Player) AcceptRestart(offer string) error {
 	p.mu.Lock()
 	pc := p.pc
@@ -602,14 +620,39 @@ func (p *Player) AcceptRestart(offer string) error {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fmt.Errorf("set restart offer: %w", err)
 	}
+	p.offerApplied(pc)
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return err
 	}
+	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(ans); err != nil {
 		return err
 	}
+	// The hardest order for the host: every candidate of the new generation (trickled by
+	// OnICECandidate) arrives before the answer, which it must hold until the answer.
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+		return errors.New("restart: gathering did not complete in 5 s")
+	}
 	return p.SendJSON(protocol.Message{Type: protocol.TypeAnswer, SDP: ans.SDP})
+}
+
+// offerApplied adds the remote candidates held for an offer once the last offer read is applied.
+func (p *Player) offerApplied(pc *webrtc.PeerConnection) {
+	p.mu.Lock()
+	if p.offers > 0 {
+		p.offers--
+	}
+	var held []webrtc.ICECandidateInit
+	if p.offers == 0 {
+		held, p.heldCands = p.heldCands, nil
+	}
+	p.mu.Unlock()
+	for _, c := range held {
+		_ = pc.AddICECandidate(c)
+	}
 }
 
 // ConnectionState is the peer connection's state ("new" before the offer).
