@@ -75,8 +75,8 @@ type Player struct {
 	offers    int                       // offers read and not yet applied; guarded by mu
 	heldCands []webrtc.ICECandidateInit // remote candidates waiting for an offer to be applied; guarded by mu
 	frames    []Frame                   // guarded by mu
-	codec     string              // guarded by mu
-	media     protocol.MediaStats // guarded by mu
+	codec     string                    // guarded by mu
+	media     protocol.MediaStats       // guarded by mu
 	inputDC   *webrtc.DataChannel
 	motionDC  *webrtc.DataChannel
 	dcOpen    chan struct{}
