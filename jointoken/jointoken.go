@@ -12,8 +12,7 @@
 // which the first join claims the token, so it is used once), and edgeplay's own: studio,
 // game, name (display name) and pl (the opaque payload for the game, base64).
 //
-// First step of issue 11: the format and its checks. Minting over HTTP with API keys and the
-// single-use claim at join come next.
+// Package studio keeps the keys, mints over HTTP for API keys and claims the jti at join.
 package jointoken
 
 import (
@@ -59,6 +58,7 @@ var (
 // Claims is what a join token grants.
 type Claims struct {
 	Studio      string // the studio whose key minted it
+	Key         string // the id of the studio's API key that minted it (revoking the key voids it)
 	Game        string // the one game it plays
 	Player      string // the player's id (the studio's), passed to the game
 	DisplayName string // optional
@@ -72,6 +72,7 @@ type Claims struct {
 type wire struct {
 	jwt.RegisteredClaims
 	Studio  string `json:"studio"`
+	Key     string `json:"key,omitempty"`
 	Game    string `json:"game"`
 	Name    string `json:"name,omitempty"`
 	Payload string `json:"pl,omitempty"` // base64url, no padding
@@ -117,7 +118,7 @@ func (m *Minter) Mint(c Claims, ttl time.Duration) (string, Claims, error) {
 			Issuer: issuer, Audience: jwt.ClaimStrings{audience}, Subject: c.Player, ID: c.ID,
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(c.Expires),
 		},
-		Studio: c.Studio, Game: c.Game, Name: c.DisplayName,
+		Studio: c.Studio, Key: c.Key, Game: c.Game, Name: c.DisplayName,
 		Payload: base64.RawURLEncoding.EncodeToString(c.Payload),
 	}
 	t := jwt.NewWithClaims(m.meth, w)
@@ -199,7 +200,7 @@ func (ks *KeySet) Verify(token string, now time.Time) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: payload: %w", ErrInvalid, err)
 	}
 	c := Claims{
-		Studio: w.Studio, Game: w.Game, Player: w.Subject, DisplayName: w.Name, Payload: pl,
+		Studio: w.Studio, Key: w.Key, Game: w.Game, Player: w.Subject, DisplayName: w.Name, Payload: pl,
 		ID: w.ID, IssuedAt: w.IssuedAt.Time, Expires: w.ExpiresAt.Time,
 	}
 	if len(c.Payload) == 0 {
@@ -214,11 +215,30 @@ func (ks *KeySet) Verify(token string, now time.Time) (Claims, error) {
 	return c, nil
 }
 
+// KeyID returns the id of the key a token says it is signed with (its header's kid), without
+// verifying anything: a verifier uses it to fetch a public key it does not have yet.
+func KeyID(token string) (string, error) {
+	if len(token) == 0 || len(token) > MaxTokenSize {
+		return "", fmt.Errorf("%w: %d bytes", ErrInvalid, len(token))
+	}
+	t, _, err := jwt.NewParser().ParseUnverified(token, &wire{})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	kid, _ := t.Header["kid"].(string)
+	if !validKeyID(kid) {
+		return "", fmt.Errorf("%w: key id %q", ErrInvalid, kid)
+	}
+	return kid, nil
+}
+
 // checkClaims bounds what a token may carry.
 func checkClaims(c Claims) error {
 	switch {
 	case !protocol.ValidName(c.Studio):
 		return fmt.Errorf("%w: studio %q", ErrClaims, c.Studio)
+	case c.Key != "" && !protocol.ValidName(c.Key):
+		return fmt.Errorf("%w: key %q", ErrClaims, c.Key)
 	case !protocol.ValidName(c.Game):
 		return fmt.Errorf("%w: game %q", ErrClaims, c.Game)
 	case !validPlayerID(c.Player):

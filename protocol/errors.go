@@ -29,12 +29,25 @@ const (
 	CodeShuttingDown    Code = "shutting_down"     // the server is stopping; try again elsewhere
 	CodeInternal        Code = "internal"          // a bug or an unexpected failure; logged server-side
 
+	// Join tokens (docs/STUDIO.md).
+	CodeTokenRequired     Code = "token_required"      // this gateway requires a join token and the join has none
+	CodeTokenInvalid      Code = "token_invalid"       // malformed, not signed by edgeplay, or its studio, API key or game is gone
+	CodeTokenExpired      Code = "token_expired"       // past its expiry: mint a new one
+	CodeTokenUsed         Code = "token_used"          // a token joins once; this one already has
+	CodeTokenGameMismatch Code = "token_game_mismatch" // the join asks for another game than the token's
+	CodeStudioUnavailable Code = "studio_unavailable"  // the studio store cannot be reached: nothing is let through; try again (503)
+
 	// Admin API (docs/API.md); each maps to one HTTP status there.
 	CodeUnauthorized      Code = "unauthorized"       // no or a wrong admin token (401)
 	CodeAdminDisabled     Code = "admin_disabled"     // the gateway has no admin token: its admin API is off (403)
 	CodeNotFound          Code = "not_found"          // no such host, session or endpoint (404)
 	CodeMethodNotAllowed  Code = "method_not_allowed" // the endpoint exists but not with this method (405)
 	CodeEventsUnavailable Code = "events_unavailable" // the JetStream event stream cannot be read (503)
+
+	// Studio API (docs/STUDIO.md, docs/API.md).
+	CodeBadAPIKey      Code = "bad_api_key"      // no, a malformed, unknown or revoked studio API key (401)
+	CodeGameNotAllowed Code = "game_not_allowed" // the game is not one of the studio's (403)
+	CodeTooManyKeys    Code = "too_many_keys"    // the studio has its maximum of API keys: revoke one first (409)
 )
 
 // codeText is the human-readable default message for each code, shown to players as is.
@@ -57,11 +70,22 @@ var codeText = map[Code]string{
 	CodeShuttingDown:    "the server is shutting down",
 	CodeInternal:        "internal error",
 
+	CodeTokenRequired:     "this server requires a join token from the game's website",
+	CodeTokenInvalid:      "the join token is not valid",
+	CodeTokenExpired:      "the join token has expired; get a new one",
+	CodeTokenUsed:         "the join token has already been used; get a new one",
+	CodeTokenGameMismatch: "the join token is for another game",
+	CodeStudioUnavailable: "the join could not be checked right now; try again shortly",
+
 	CodeUnauthorized:      "the admin token is missing or wrong",
 	CodeAdminDisabled:     "the admin API is disabled on this gateway (it has no admin token)",
 	CodeNotFound:          "not found",
 	CodeMethodNotAllowed:  "method not allowed",
 	CodeEventsUnavailable: "the event stream is not available",
+
+	CodeBadAPIKey:      "the studio API key is missing, malformed, unknown or revoked",
+	CodeGameNotAllowed: "the game is not one of the studio's games",
+	CodeTooManyKeys:    "the studio has its maximum number of API keys; revoke one first",
 }
 
 // Codes returns every defined code, for documentation checks.

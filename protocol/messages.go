@@ -14,7 +14,7 @@ const (
 	MaxSDPSize       = 32 << 10 // bytes of SDP in an answer
 	MaxCandidateSize = 1024     // bytes of one ICE candidate line
 	MaxNameSize      = 64       // bytes of a game name or id
-	MaxTokenSize     = 2048     // bytes of a join token
+	MaxTokenSize     = 3072     // bytes of a join token (jointoken.MaxTokenSize) or an RTT sample's token
 )
 
 // Message types on the player websocket.
@@ -143,12 +143,63 @@ type Message struct {
 	ResumeToken string `json:"resume_token,omitempty"`
 	// Internal (gateway → host): the resume generation of the player's connection.
 	Gen uint64 `json:"gen,omitempty"`
+	// Internal (gateway → host, start): the player as the join token names it.
+	Player *PlayerInfo `json:"player,omitempty"`
 	// draining: when the session will end.
 	Deadline time.Time `json:"deadline,omitzero"`
 	// ended with reason game_ended: the game's result, a JSON object (e.g. {"score":1200}),
 	// when it gave one.
 	Result json.RawMessage `json:"result,omitempty"`
 }
+
+// PlayerInfo is the player of a session joined with a join token (issue 11): the studio
+// whose token it was, the player's id and display name at the studio, and the opaque payload
+// its backend attached for the game (player_joined). The gateway fills it from the verified
+// token; the host checks it again with Validate.
+type PlayerInfo struct {
+	Studio  string `json:"studio"`
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Payload []byte `json:"payload,omitempty"`
+}
+
+// Limits of PlayerInfo (the join token's: package jointoken).
+const (
+	MaxPlayerIDSize = 64
+	MaxPayloadSize  = 1024
+)
+
+// Validate checks a PlayerInfo's bounds.
+func (p *PlayerInfo) Validate() error {
+	switch {
+	case !validName(p.Studio):
+		return Errorf(CodeBadField, "player.studio: not a valid id")
+	case !validPlayerID(p.ID):
+		return Errorf(CodeBadField, "player.id: 1-%d printable ASCII characters, no spaces", MaxPlayerIDSize)
+	case p.Name != "" && !ValidTitle(p.Name):
+		return Errorf(CodeBadField, "player.name: at most %d bytes of UTF-8, no control characters", MaxTitleSize)
+	case len(p.Payload) > MaxPayloadSize:
+		return Errorf(CodeBadField, "player.payload: at most %d bytes", MaxPayloadSize)
+	}
+	return nil
+}
+
+// validPlayerID: 1..MaxPlayerIDSize bytes of printable ASCII without spaces (the game
+// protocol's rule for ids).
+func validPlayerID(s string) bool {
+	if len(s) == 0 || len(s) > MaxPlayerIDSize {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidPlayerID reports whether s is acceptable as a player id.
+func ValidPlayerID(s string) bool { return validPlayerID(s) }
 
 // MaxRTTClaims bounds the RTT samples in a join.
 const MaxRTTClaims = 32
@@ -209,10 +260,10 @@ func ParseClient(data []byte) (Message, error) {
 func (m *Message) validateClient() error {
 	switch m.Type {
 	case TypeJoin:
-		if m.Game == "" {
-			return Errorf(CodeBadField, "join needs a game")
+		if m.Game == "" && m.Token == "" {
+			return Errorf(CodeBadField, "join needs a game (or a join token, which names one)")
 		}
-		if !validName(m.Game) {
+		if m.Game != "" && !validName(m.Game) {
 			return Errorf(CodeBadField, "game must be 1-%d characters of a-z, 0-9, '-', '_'", MaxNameSize)
 		}
 		if len(m.Token) > MaxTokenSize {

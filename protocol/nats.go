@@ -167,6 +167,8 @@ type PlaceRequest struct {
 	// Resubmit marks a ticket the gateway submits again after the queue fell silent (a
 	// matchmaker failover): its RTT tokens are checked as of Since, and not against replay.
 	Resubmit bool `json:"resubmit,omitempty"`
+	// Studio is the studio whose join token the player joined with; empty without one.
+	Studio string `json:"studio,omitempty"`
 }
 
 // SubjectCancel: gateway → matchmaker, CancelRequest: the player left; drop the ticket.

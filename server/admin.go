@@ -105,6 +105,7 @@ func (s *Server) mountAdmin() {
 	a.handle("POST /v1/admin/sessions/{id}/kick", a.kickSession)
 	a.handle("GET /v1/admin/regions", a.listRegions)
 	a.handle("POST /v1/admin/regions/{id}/drain", a.drainRegion)
+	a.mountStudios()
 	s.mux.Handle("/v1/admin/", a)
 }
 

@@ -75,6 +75,7 @@ type playConn struct {
 	starting     atomic.Bool
 	resubmitting atomic.Bool
 	queuedReq    protocol.PlaceRequest // guarded by mu
+	player       *protocol.PlayerInfo  // guarded by mu; set by join before placement
 	tornDown     bool                  // guarded by mu; no more goroutines may be spawned
 
 	ctx    context.Context // cancelled when the connection ends
@@ -292,6 +293,19 @@ func (c *playConn) toHost(host string, m protocol.Message) {
 // join places the session and starts it on the host. It runs on its own goroutine so the reader
 // keeps serving (and noticing a closed socket) meanwhile.
 func (c *playConn) join(m protocol.Message) {
+	player, game, err := c.s.redeem(c.ctx, m, c.id)
+	if err != nil {
+		c.log.Info("join refused", "game", m.Game, "err", err)
+		c.sendErr(err, websocket.CloseNormalClosure)
+		return
+	}
+	m.Game = game
+	c.mu.Lock()
+	c.player = player
+	c.mu.Unlock()
+	if player != nil {
+		c.log.Info("join token redeemed", "studio", player.Studio, "player", player.ID, "game", game)
+	}
 	// A channel subscription: no goroutine per player; the server's dispatcher routes.
 	c.s.mu.Lock()
 	c.s.bySession[c.id] = c
@@ -319,6 +333,9 @@ func (c *playConn) join(m protocol.Message) {
 
 	started := time.Now()
 	req := protocol.PlaceRequest{Session: c.id, Game: m.Game, RTTs: m.RTTs, Since: started}
+	if player != nil {
+		req.Studio = player.Studio
+	}
 	reply, err := c.place(req)
 	if err != nil {
 		c.log.Info("placement failed", "game", m.Game, "err", err)
@@ -458,7 +475,10 @@ func (c *playConn) start(reply protocol.Reply, started time.Time) {
 		RTTMillis: reply.RTTMillis, Why: reply.Why, ICEServers: ice, ResumeToken: c.resumeToken(reply.Host, 0),
 	}, 0)
 
-	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart})
+	c.mu.Lock()
+	player := c.player
+	c.mu.Unlock()
+	body, _ := json.Marshal(protocol.Message{Type: protocol.TypeStart, Player: player})
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.StartTimeout)
 	_, err := request(ctx, c.s.nc, protocol.SubjectToHost(reply.Host, c.id), body)
 	cancel()

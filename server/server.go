@@ -22,6 +22,7 @@ import (
 	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/resume"
+	"github.com/edgeplay/edgeplay/studio"
 )
 
 // Config configures a gateway. Zero values take the defaults.
@@ -66,6 +67,17 @@ type Config struct {
 	ResumeSecret []byte
 	// ResumeTTL is how long a resume token stays valid; default 24 h.
 	ResumeTTL time.Duration
+
+	// Studios and Tokens are the studio platform (docs/STUDIO.md): the store of studios and
+	// API keys (the admin API's /v1/admin/studios) and the join tokens this gateway mints
+	// (POST /v1/studio/tokens) and redeems at join. nil: no studio API, and a join with a
+	// token is refused.
+	Studios *studio.Store
+	Tokens  *studio.Tokens
+	// RequireJoinTokens refuses a join without a join token (token_required): production
+	// gateways in front of studios' sites. Off, a join without one plays as today (the
+	// built-in page), and one with a token is checked all the same.
+	RequireJoinTokens bool
 }
 
 // Server is one gateway.
@@ -149,6 +161,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	s.mux.Handle("GET /metrics", promhttp.Handler())
 	s.mountAdmin()
 	s.mountGames()
+	s.mux.HandleFunc("POST /v1/studio/tokens", s.mintToken)
 	if cfg.Web != nil {
 		s.mux.Handle("/", cfg.Web)
 	}

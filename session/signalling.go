@@ -26,6 +26,13 @@ func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
 			respond(in.msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadState, "session already started")))
 			return "", "", false
 		}
+		if m.Player != nil {
+			if err := m.Player.Validate(); err != nil {
+				respond(in.msg, protocol.FailReply(err))
+				return protocol.ReasonError, "bad player in start: " + err.Error(), true
+			}
+			s.player = m.Player
+		}
 		if err := s.start(); err != nil {
 			s.log.Error("session start failed", "err", err)
 			respond(in.msg, protocol.FailReply(protocol.Errorf(protocol.CodeInternal, "the host could not start the session")))
@@ -140,6 +147,9 @@ func (s *Session) sendError(err error) { s.h.sendToClient(s.id, protocol.ErrorMe
 func (s *Session) start() error {
 	cfg := s.h.cfg
 	gcfg := game.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Session: s.id}
+	if p := s.player; p != nil {
+		gcfg.Player, gcfg.Payload = p.ID, string(p.Payload)
+	}
 	g, err := s.factory(gcfg)
 	if err != nil {
 		return fmt.Errorf("create game %s: %w", s.game, err)

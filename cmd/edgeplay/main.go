@@ -82,7 +82,7 @@ func run(args []string, stderr io.Writer) error {
 		exitDrained = fs.Bool("exit-when-drained", false, "exit 0 once a drain has emptied the host (host)")
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
 		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090 (host, matchmaker, turn; the gateway serves them on --addr)")
-		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV the matchmaker creates: 3 on a NATS cluster (matchmaker, up)")
+		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV buckets the matchmaker and the gateway create: 3 on a NATS cluster (matchmaker, gateway, up)")
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user, each host its own; see docs/ARCHITECTURE.md)")
 		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr     = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
@@ -111,6 +111,7 @@ func run(args []string, stderr io.Writer) error {
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat   = fs.String("log-format", "text", "text or json")
 		gamesFile   = fs.String("games", "", "catalog file of games that run as their own process (JSON; docs/SDK.md, \"Catalog file\"), beside --game (up, host)")
+		joinTokens  = fs.String("join-tokens", "optional", "required: a join needs a join token from a studio's backend (production, docs/STUDIO.md); optional: a join without one plays too, as from the built-in page (gateway, up)")
 		gameArgs    gameFlags
 	)
 	fs.Var(&gameArgs, "game", "a game that runs as its own process, beside the built-in demo: ID=COMMAND, COMMAND a program's path and its arguments separated by spaces (no quoting); repeatable (up, host; docs/SDK.md)")
@@ -146,6 +147,13 @@ func run(args []string, stderr io.Writer) error {
 	cfg.OpsAddr = *opsAddr
 	cfg.MatchmakerConfig.Replicas = *jsRepl
 	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
+	switch *joinTokens {
+	case "required":
+		cfg.Gateway.RequireJoinTokens = true
+	case "optional":
+	default:
+		return fmt.Errorf("--join-tokens %q: want required or optional", *joinTokens)
+	}
 	tf := turnFlags{
 		addr: *turnAddr, tlsAddr: *turnTLSAddr, cert: *turnCert, key: *turnKey, publicIP: *turnPublic,
 		realm: *turnRealm, secret: *turnSecret, secretFile: *turnSecretF, ports: *turnPorts, peers: *turnPeers,
@@ -328,6 +336,11 @@ func serve(cfg app.Config, log *slog.Logger, hm hostMode) error {
 		fmt.Fprintf(os.Stdout, "\n  edgeplay is running: open %s and press Play (Ctrl-C to stop)\n", u)
 		if tok := cfg.Gateway.AdminToken; tok != "" && os.Getenv("EDGEPLAY_ADMIN_TOKEN") == "" {
 			fmt.Fprintf(os.Stdout, "  admin API token (for edgectl): export EDGEPLAY_ADMIN_TOKEN=%s\n", tok)
+		}
+		if cfg.Gateway.RequireJoinTokens {
+			fmt.Fprintln(os.Stdout, "  join tokens: required (players come from studios' sites; the built-in page cannot play)")
+		} else {
+			fmt.Fprintln(os.Stdout, "  join tokens: optional. Studios: edgectl studios create NAME; to require tokens, add --join-tokens required (docs/STUDIO.md)")
 		}
 		fmt.Fprintln(os.Stdout)
 	}

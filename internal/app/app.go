@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgeplay/edgeplay/internal/natsd"
 	"github.com/edgeplay/edgeplay/matchmaker"
@@ -23,6 +24,7 @@ import (
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/server"
 	"github.com/edgeplay/edgeplay/session"
+	"github.com/edgeplay/edgeplay/studio"
 	"github.com/edgeplay/edgeplay/turn"
 	"github.com/edgeplay/edgeplay/web"
 )
@@ -88,6 +90,7 @@ type App struct {
 	mm       *matchmaker.Matchmaker
 	hosts    []*session.Host
 	gw       *server.Server
+	tokens   *studio.Tokens
 	ln       net.Listener
 	serveErr chan error
 	ops      *opsServer
@@ -192,6 +195,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if gc.Logger == nil {
 			gc.Logger = a.log
 		}
+		if gc.Studios == nil {
+			if gc.Studios, gc.Tokens, err = a.openStudios(ctx, nc, cfg.MatchmakerConfig.Replicas, gc.Logger); err != nil {
+				return a, fmt.Errorf("gateway: %w", err)
+			}
+		}
 		if gc.Web == nil {
 			gc.Web = web.Handler()
 		}
@@ -236,6 +244,25 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// openStudios opens the studio store (its buckets made with replicas copies) and this
+// gateway's join token signer.
+func (a *App) openStudios(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logger) (*studio.Store, *studio.Tokens, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("studio store: %w", err)
+	}
+	st, err := studio.Open(ctx, js, replicas)
+	if err != nil {
+		return nil, nil, err
+	}
+	tk, err := studio.NewTokens(ctx, st, log) //nolint:contextcheck // the signer outlives start-up; Close stops it
+	if err != nil {
+		return nil, nil, err
+	}
+	a.tokens = tk
+	return st, tk, nil
 }
 
 // URL is the gateway's base URL (http://host:port), or "" when no gateway runs.
@@ -302,6 +329,9 @@ func (a *App) Close(ctx context.Context) error {
 			if err := a.gw.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, err)
 			}
+		}
+		if a.tokens != nil {
+			a.tokens.Close()
 		}
 		if a.turn != nil { // after the hosts: their sessions' relays end with them
 			if err := a.turn.Close(ctx); err != nil {

@@ -55,6 +55,7 @@ func Permissions(r Role) *server.Permissions {
 	case RoleGateway:
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
 			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick",
+			"$KV.EDGEPLAY_STUDIOS.>", "$KV.EDGEPLAY_STUDIO_KEYS.>", "$KV.EDGEPLAY_SIGNING_KEYS.>", "$KV.EDGEPLAY_JOIN_CLAIMS.>",
 		}, js...)}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.player.>", "edgeplay.events.>", "_INBOX.>"}}
 	case RoleMatchmaker:
