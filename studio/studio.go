@@ -65,7 +65,9 @@ type Studio struct {
 }
 
 // AllowsGame reports whether the studio's tokens may be for game.
-func (s Studio) AllowsGame(game string) bool { return len(s.Games) == 0 || slices.Contains(s.Games, game) }
+func (s Studio) AllowsGame(game string) bool {
+	return len(s.Games) == 0 || slices.Contains(s.Games, game)
+}
 
 // Spec is what an operator sets on a studio. In an update, nil fields stay as they are.
 type Spec struct {

@@ -34,9 +34,9 @@ const (
 
 // Errors of Redeem, each a protocol code at the gateway.
 var (
-	ErrTokenInvalid  = errors.New("join token not valid")     // token_invalid
-	ErrTokenExpired  = errors.New("join token expired")       // token_expired
-	ErrTokenUsed     = errors.New("join token already used")  // token_used
+	ErrTokenInvalid  = errors.New("join token not valid")        // token_invalid
+	ErrTokenExpired  = errors.New("join token expired")          // token_expired
+	ErrTokenUsed     = errors.New("join token already used")     // token_used
 	ErrGameMismatch  = errors.New("join token for another game") // token_game_mismatch
 	ErrGameForbidden = errors.New("game not allowed for the studio")
 )
