@@ -298,4 +298,8 @@ type SessionStatus struct {
 	Width      int    `json:"width,omitempty"`
 	Height     int    `json:"height,omitempty"`
 	TargetKbps int    `json:"target_kbps,omitempty"`
+	// Studio and Player: the studio whose join token started the session and the player's
+	// id at that studio; absent for a session joined without a token.
+	Studio string `json:"studio,omitempty"`
+	Player string `json:"player,omitempty"`
 }

@@ -46,6 +46,7 @@ func sessionStatus(host, region string, si SessionInfo, now time.Time) protocol.
 	st := protocol.SessionStatus{
 		ID: si.ID, Game: si.Game, Host: host, Region: region, State: si.State, RTTMillis: si.RTTMillis, Reason: si.Reason,
 		Codec: si.Stats.Codec, Width: si.Stats.Width, Height: si.Stats.Height, TargetKbps: si.Stats.TargetKbps,
+		Studio: si.Studio, Player: si.Player,
 	}
 	if si.Stats.ConnectedSince.IsZero() {
 		return st

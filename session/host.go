@@ -366,6 +366,8 @@ type SessionInfo struct {
 	Reason    string  // why the matchmaker placed it here
 	Away      bool    // the player's connection dropped; the session waits for a resume
 	Resumes   uint64  // times the player took the session back after a drop
+	// Studio and Player: whose join token the session was started with; empty without one.
+	Studio, Player string
 }
 
 // Sessions lists the host's sessions.
@@ -378,6 +380,9 @@ func (h *Host) Sessions() []SessionInfo {
 			ID: s.id, Game: s.game, State: s.State(), Stats: s.Stats(), RTTMillis: s.rttMillis, Reason: s.reason,
 			Away: s.isAway.Load(), Resumes: s.resumes.Load(),
 		})
+		if p := s.player.Load(); p != nil {
+			out[len(out)-1].Studio, out[len(out)-1].Player = p.Studio, p.ID
+		}
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out

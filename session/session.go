@@ -81,7 +81,7 @@ type Session struct {
 	candQueue []protocol.Message // guarded by candMu
 	// Remote candidates that arrive before the answer (owned by run).
 	earlyCands []webrtc.ICECandidateInit
-	player     *protocol.PlayerInfo // from start: the join token's player; nil without one
+	player     atomic.Pointer[protocol.PlayerInfo] // from start: the join token's player; nil without one
 
 	// Resume (owned by run). gen is the resume generation the player's current connection
 	// carries; awayWhy is set while the player is away, and graceC fires when the grace is

@@ -31,7 +31,7 @@ func (s *Session) handle(in inboxMsg) (protocol.Reason, string, bool) {
 				respond(in.msg, protocol.FailReply(err))
 				return protocol.ReasonError, "bad player in start: " + err.Error(), true
 			}
-			s.player = m.Player
+			s.player.Store(m.Player)
 		}
 		if err := s.start(); err != nil {
 			s.log.Error("session start failed", "err", err)
@@ -147,7 +147,7 @@ func (s *Session) sendError(err error) { s.h.sendToClient(s.id, protocol.ErrorMe
 func (s *Session) start() error {
 	cfg := s.h.cfg
 	gcfg := game.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Session: s.id}
-	if p := s.player; p != nil {
+	if p := s.player.Load(); p != nil {
 		gcfg.Player, gcfg.Payload = p.ID, string(p.Payload)
 	}
 	g, err := s.factory(gcfg)

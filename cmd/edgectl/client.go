@@ -101,7 +101,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		return nil, fmt.Errorf("cannot reach the gateway at %s: %w", c.base, err)
 	}
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}
 	defer resp.Body.Close()

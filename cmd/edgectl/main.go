@@ -34,6 +34,16 @@ Usage:
                                         the deadline, their players are told
   edgectl undrain HOST                  put HOST back in service
   edgectl kick SESSION                  end a session (reason "kicked"; the player is told)
+  edgectl studios [list]                studios, their games, limits, origins and keys
+  edgectl studios create NAME [--games a,b] [--max-sessions N] [--max-queued N]
+                  [--origins https://play.example.com,...]
+                                        a new studio; prints its API key once
+  edgectl studios show|delete STUDIO
+  edgectl studios update STUDIO [--name N] [--games a,b] [--max-sessions N]
+                  [--max-queued N] [--origins O,...]   change only what is given
+  edgectl studios keys add STUDIO       another API key (to roll one); printed once
+  edgectl studios keys revoke STUDIO KEY
+                                        the key mints no more join tokens
   edgectl version
 
 Flags, before or after the command:
@@ -112,6 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		"kick":     runKick,
 		"regions":  runRegions,
 		"games":    runGames,
+		"studios":  runStudios,
 	}
 	switch {
 	case cmd == "version":

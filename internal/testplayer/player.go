@@ -36,7 +36,9 @@ const gameWidth, gameHeight = 1280, 720
 
 // Options configure a player.
 type Options struct {
-	Game   string // default "demo"
+	Game   string // default "demo" (without a Token)
+	// Token is the join token sent in join; with no Game the token's game is played.
+	Token string
 	Decode bool   // decode frames and read the marker (costs CPU)
 	// RTTs are sent in the join as they are (signed tokens, or unsigned rtt_ms for a
 	// matchmaker that allows them).
@@ -98,7 +100,7 @@ type Player struct {
 
 // Dial opens the websocket at base (http://host:port) and waits for "welcome".
 func Dial(ctx context.Context, base string, opts Options) (*Player, error) {
-	if opts.Game == "" {
+	if opts.Game == "" && opts.Token == "" {
 		opts.Game = "demo"
 	}
 	u := "ws" + strings.TrimPrefix(base, "http") + "/v1/play"
@@ -147,7 +149,7 @@ func (p *Player) Join(ctx context.Context) (string, error) {
 		}
 		p.RTTs = rtts
 	}
-	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game, RTTs: rtts}); err != nil {
+	if err := p.SendJSON(protocol.Message{Type: protocol.TypeJoin, Game: p.opts.Game, Token: p.opts.Token, RTTs: rtts}); err != nil {
 		return "", err
 	}
 	return p.AwaitOffer(ctx)
