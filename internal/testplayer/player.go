@@ -36,10 +36,10 @@ const gameWidth, gameHeight = 1280, 720
 
 // Options configure a player.
 type Options struct {
-	Game   string // default "demo" (without a Token)
+	Game string // default "demo" (without a Token)
 	// Token is the join token sent in join; with no Game the token's game is played.
-	Token string
-	Decode bool   // decode frames and read the marker (costs CPU)
+	Token  string
+	Decode bool // decode frames and read the marker (costs CPU)
 	// RTTs are sent in the join as they are (signed tokens, or unsigned rtt_ms for a
 	// matchmaker that allows them).
 	RTTs []protocol.RTTClaim
