@@ -4,16 +4,17 @@ import { EdgeplayPlayer } from "./player.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const game = params.get("game") || "demo";
+const token = params.get("token") || ""; // a join token from a studio's backend (docs/STUDIO.md)
+const game = params.get("game") || (token ? "" : "demo"); // with a token and no game: the token's
 
 // The banner below carries the messages, so the player only titles them.
-const player = new EdgeplayPlayer($("player"), { game, token: params.get("token") || "", overlayMessages: false });
+const player = new EdgeplayPlayer($("player"), { game, token, overlayMessages: false });
 
 const play = $("play");
 const stop = $("stop");
 const status = $("status");
 const banner = $("banner");
-$("game").textContent = game;
+$("game").textContent = game || "the token's game";
 $("demo-hint").hidden = game !== "demo"; // the controls of the built-in demo; a studio's game has its own
 
 play.addEventListener("click", () => player.play());

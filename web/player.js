@@ -191,7 +191,7 @@ export class EdgeplayPlayer extends EventTarget {
     this.container = container;
     this.options = {
       url: wsURL(options.url ?? defaultURL()).href,
-      game: options.game || "demo",
+      game: options.game || (options.token ? "" : "demo"), // with a token: the token's game
       token: options.token || "",
       iceServers: options.iceServers ?? [],
       overlayMessages: options.overlayMessages ?? true,
@@ -820,7 +820,8 @@ export class EdgeplayPlayer extends EventTarget {
   // Sends join with the signed RTT claims (none: the matchmaker decides without them).
   #join(s, claims) {
     if (this.s !== s) return;
-    const join = { type: "join", game: this.options.game };
+    const join = { type: "join" };
+    if (this.options.game) join.game = this.options.game;
     if (this.options.token) join.token = this.options.token;
     if (claims.length) join.rtts = claims;
     this.#sendJSON(s, join);
