@@ -95,7 +95,7 @@ func TestKnownFlagsFromSource(t *testing.T) {
 	flags := knownFlags(t)
 	for name, kind := range map[string]string{
 		"nats": "String", "drain-grace": "Duration", "region": "String", "udp": "String",
-		"public-ip": "String", "peers": "String", "jetstream-replicas": "Int", "id": "String",
+		"public-ip": "String", "peers": "String", "jetstream-replicas": "Int", "id": "String", "join-tokens": "String",
 		"exit-when-drained": "Bool", "addr": "String", "log-format": "String",
 		"resume-grace": "Duration", "resume-secret-file": "String", "turn-addr": "String", "turn-url": "String",
 		"turn-public-ip": "String", "turn-relay-ports": "String", "turn-peers": "String", "turn-max-allocations": "Int",
@@ -547,6 +547,9 @@ func TestCompose(t *testing.T) {
 					t.Errorf("service %s: gateway without --turn-url: players whose network blocks UDP get no relay", name)
 				}
 				gatewayTURN[name] = vals["turn-url"]
+				if vals["jetstream-replicas"] != "3" {
+					t.Errorf("service %s: --jetstream-replicas %q, want 3: the gateway creates the studio buckets", name, vals["jetstream-replicas"])
+				}
 				want, err := listenPort(valueOr(vals, "addr", ":8080"))
 				if err != nil || want != 8080 {
 					t.Errorf("service %s: --addr %q, want port 8080", name, vals["addr"])
@@ -881,6 +884,10 @@ func TestKubernetes(t *testing.T) {
 					}
 					if vals["turn-url"] == "" {
 						t.Errorf("%s/%s: gateway without --turn-url: players whose network blocks UDP get no relay", where, cname)
+					}
+					if vals["jetstream-replicas"] != "3" || vals["join-tokens"] != "required" {
+						t.Errorf("%s/%s: --jetstream-replicas %q --join-tokens %q, want 3 and required (production)", where, cname,
+							vals["jetstream-replicas"], vals["join-tokens"])
 					}
 					gatewayTURN = k8sVar.ReplaceAllStringFunc(vals["turn-url"], func(ref string) string {
 						r := get(env[k8sVar.FindStringSubmatch(ref)[1]], "valueFrom", "configMapKeyRef")
