@@ -45,7 +45,7 @@ race: test
 ## bench: Go benchmarks and the edgebench measurements (see docs/BENCHMARKS.md)
 bench: build examples
 	@scripts/deps.sh bench
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./input/ ./game/... ./encoder/ ./gameproc/ ./jointoken/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./input/ ./game/... ./encoder/ ./gameproc/ ./jointoken/ ./studio/
 	$(GO) run ./cmd/edgebench games -demo-cmd "bin/edgeplay demo-game" -c-cmd bin/examples/paddle
 	$(GO) run ./cmd/edgebench density -audio=false -game-cmd "bin/edgeplay demo-game"
 	$(GO) run ./cmd/edgebench encoder
@@ -74,6 +74,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./gameproto/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME) ./gameproc/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./jointoken/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAPIKey$$' -fuzztime $(FUZZTIME) ./studio/
+	$(GO) test -run '^$$' -fuzz '^FuzzStudioTokens$$' -fuzztime $(FUZZTIME) ./server/
 
 ## lint: golangci-lint v2 (installed from the Go module proxy on first use)
 lint:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,11 @@ type studioEnv struct {
 // newStudioEnv is a gateway with a studio store on an in-process NATS; require sets
 // RequireJoinTokens.
 func newStudioEnv(t *testing.T, require bool) *studioEnv {
+	t.Helper()
+	return newStudioEnvTB(t, require)
+}
+
+func newStudioEnvTB(t testing.TB, require bool) *studioEnv {
 	t.Helper()
 	ns, err := natsd.Start(natsd.Config{StoreDir: t.TempDir()})
 	if err != nil {
@@ -66,6 +72,11 @@ func newStudioEnv(t *testing.T, require bool) *studioEnv {
 }
 
 func (e *studioEnv) send(t *testing.T, method, path, auth, body string) adminResp {
+	t.Helper()
+	return e.sendTB(t, method, path, auth, body)
+}
+
+func (e *studioEnv) sendTB(t testing.TB, method, path, auth, body string) adminResp {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -326,4 +337,50 @@ func TestStudioErrorCodes(t *testing.T) {
 			t.Errorf("%v: %s, want %s", err, got, want)
 		}
 	}
+}
+
+// FuzzStudioTokens: no Authorization value or body crashes the token endpoint or gets a 500;
+// every answer is a token or a JSON error with a documented status, and a token comes only
+// with the studio's key.
+func FuzzStudioTokens(f *testing.F) {
+	e := newStudioEnvTB(f, false)
+	r := e.sendTB(f, http.MethodPost, "/v1/admin/studios", "Bearer "+testToken, `{"name":"Acme","games":["paddle"]}`)
+	var created struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &created); err != nil || created.APIKey == "" {
+		f.Fatalf("create: %d %s", r.status, r.body)
+	}
+	key := created.APIKey
+	f.Add(key, `{"game":"paddle","player_id":"p"}`)
+	f.Add(key, `{"game":"paddle","player_id":"p","payload":"x","ttl_s":600,"display_name":"Ada"}`)
+	f.Add(key, `{"game":"snake","player_id":"p"}`)
+	f.Add(key+"x", `{}`)
+	f.Add("", `[]`)
+	f.Add("ep_live_", `{"game":1}`)
+	f.Fuzz(func(t *testing.T, auth, body string) {
+		for _, c := range []byte(auth) {
+			if (c < ' ' && c != '\t') || c == 0x7f { // not a header value an HTTP client can send
+				return
+			}
+		}
+		r := e.sendTB(t, http.MethodPost, "/v1/studio/tokens", "Bearer "+auth, body)
+		switch r.status {
+		case http.StatusOK:
+			if auth != key {
+				t.Fatalf("a token for key %q", auth)
+			}
+			var tr tokenResponse
+			if err := json.Unmarshal([]byte(r.body), &tr); err != nil || tr.Token == "" {
+				t.Fatalf("200 with %q", r.body)
+			}
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+			var ae adminError
+			if err := json.Unmarshal([]byte(r.body), &ae); err != nil || ae.Code == "" || ae.Message == "" {
+				t.Fatalf("%d with %q", r.status, r.body)
+			}
+		default:
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+	})
 }

@@ -37,6 +37,33 @@ func testNATS(t *testing.T) *natsd.Server {
 	return ns
 }
 
+func startBenchNATS(b *testing.B) (*natsd.Server, error) {
+	b.Helper()
+	ns, err := natsd.Start(natsd.Config{StoreDir: b.TempDir()})
+	if err == nil {
+		b.Cleanup(ns.Shutdown)
+	}
+	return ns, err
+}
+
+func benchStore(b *testing.B, ns *natsd.Server) *Store {
+	b.Helper()
+	nc, closeNC, err := natsd.Connect("", ns, "studio-bench", quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(closeNC)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(b.Context(), js, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
 // openStore connects to ns and opens the store; the returned connection closes at cleanup.
 func openStore(t *testing.T, ns *natsd.Server) (*Store, *nats.Conn) {
 	t.Helper()
