@@ -57,6 +57,7 @@ bench: build examples
 	$(GO) test -count=1 -run TestBrowserPlay -v ./internal/e2e/ | grep -E 'click-to-photon|^(ok|FAIL|---)'
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkPlayFirstFrame$$' -benchtime 1x ./internal/e2e/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkAudioPath$$' -benchtime 1x ./internal/e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkUnconnectedReservation$$' -benchtime 1x ./internal/e2e/
 	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkLabResume$$' -benchtime 1x ./internal/e2e/
 	$(GO) run ./cmd/edgebench density -audio=false
 	$(GO) run ./cmd/edgebench turn -runs 3

@@ -82,6 +82,7 @@ type Session struct {
 	// Remote candidates that arrive before the answer (owned by run).
 	earlyCands []webrtc.ICECandidateInit
 	player     atomic.Pointer[protocol.PlayerInfo] // from start: the join token's player; nil without one
+	runGame    func()                              // set by start, called once at the first connection; run loop only
 
 	// Resume (owned by run). gen is the resume generation the player's current connection
 	// carries; awayWhy is set while the player is away, and graceC fires when the grace is
@@ -222,6 +223,10 @@ func (s *Session) run() {
 				switch st {
 				case webrtc.PeerConnectionStateConnected:
 					if s.State() != StatePlaying {
+						if s.runGame != nil {
+							s.runGame()
+							s.runGame = nil
+						}
 						now := time.Now()
 						s.connected.Store(now.UnixNano())
 						s.lastInput.Store(now.UnixNano())

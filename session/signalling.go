@@ -223,29 +223,12 @@ func (s *Session) start() error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.pipeline.Go(func() {
-		sink := func(f *game.Frame) {
-			if d, ok := s.inputClock.frame(f); ok {
-				s.h.inputLatency.add(d)
-				metrics.InputToFrameSeconds.WithLabelValues(cfg.ID).Observe(d.Seconds())
-			}
-			video.Put(f)
-		}
-		if err := g.Run(ctx, sink); err != nil {
-			reason, detail := gameEnd(err)
-			var ended *game.Ended
-			if errors.As(err, &ended) && ended.Result != "" {
-				r := json.RawMessage(ended.Result)
-				s.result.Store(&r)
-			}
-			if reason == protocol.ReasonGameEnded {
-				s.log.Info("the game ended the session", "detail", detail)
-			} else {
-				s.log.Error("game stopped", "reason", reason, "err", err)
-			}
-			s.stopWith(reason, detail)
-		}
-	})
+	// The game runs once the player's peer connection is up (run calls runGame): until then a
+	// reservation holds only the PeerConnection, so a player who never connects costs next
+	// to nothing (issue 11), and the game's first frame is the one the player sees.
+	s.runGame = func() {
+		s.pipeline.Go(func() { s.playGame(ctx, g, video, cfg.ID) })
+	}
 	s.pipeline.Go(func() {
 		if err := video.Run(ctx); err != nil {
 			s.log.Error("video stopped", "err", err)
@@ -262,6 +245,34 @@ func (s *Session) start() error {
 	}
 	s.state.Store(StateConnecting)
 	return nil
+}
+
+// playGame runs the game into the video sender until ctx ends or the game stops; a game that
+// stops on its own ends the session with its reason. A pipeline goroutine.
+func (s *Session) playGame(ctx context.Context, g game.Game, video *media.VideoSender, host string) {
+	sink := func(f *game.Frame) {
+		if d, ok := s.inputClock.frame(f); ok {
+			s.h.inputLatency.add(d)
+			metrics.InputToFrameSeconds.WithLabelValues(host).Observe(d.Seconds())
+		}
+		video.Put(f)
+	}
+	err := g.Run(ctx, sink)
+	if err == nil {
+		return
+	}
+	reason, detail := gameEnd(err)
+	var ended *game.Ended
+	if errors.As(err, &ended) && ended.Result != "" {
+		r := json.RawMessage(ended.Result)
+		s.result.Store(&r)
+	}
+	if reason == protocol.ReasonGameEnded {
+		s.log.Info("the game ended the session", "detail", detail)
+	} else {
+		s.log.Error("game stopped", "reason", reason, "err", err)
+	}
+	s.stopWith(reason, detail)
 }
 
 func (s *Session) offer() error {

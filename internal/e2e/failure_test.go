@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/transport/v5/test"
 
+	"github.com/edgeplay/edgeplay/game"
+	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/internal/testplayer"
 	"github.com/edgeplay/edgeplay/protocol"
@@ -90,9 +94,18 @@ func TestQueueAndUnknownGame(t *testing.T) {
 	}
 }
 
+// A player who is placed but never connects holds its slot only until the reservation times
+// out, and meanwhile costs next to nothing: its game is never started.
 func TestReservationTimesOut(t *testing.T) {
 	defer test.CheckRoutines(t)()
-	a := startApp(t, appOpts{slots: 1, mutate: func(c *app.Config) { c.Hosts[0].ReserveTimeout = time.Second }})
+	var runs atomic.Int32
+	a := startApp(t, appOpts{slots: 1, mutate: func(c *app.Config) {
+		c.Hosts[0].ReserveTimeout = time.Second
+		c.Hosts[0].Games["demo"] = func(cfg game.Config) (game.Game, error) {
+			g, err := demo.Factory(cfg)
+			return countRuns{g, &runs}, err
+		}
+	}})
 	defer func() { _ = a.Close(ctxFor(t, 10*time.Second)) }()
 
 	p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
@@ -112,10 +125,39 @@ func TestReservationTimesOut(t *testing.T) {
 		t.Fatalf("got %+v, want ended/timeout", m)
 	}
 	waitFor(t, 5*time.Second, "the slot is free", func() bool { return len(a.Hosts()[0].Sessions()) == 0 })
+	if n := runs.Load(); n != 0 {
+		t.Errorf("the game ran %d times for a player who never connected; want 0", n)
+	}
 	p.Close()
+
+	// A player who connects gets the game running.
+	q, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "frames", func() bool { return q.Received() > 5 })
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the game ran %d times for one connected player; want 1", n)
+	}
+	q.Close()
 	if err := a.Close(ctxFor(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// countRuns counts its game's Run calls.
+type countRuns struct {
+	game.Game
+	runs *atomic.Int32
+}
+
+func (c countRuns) Run(ctx context.Context, sink func(*game.Frame)) error {
+	c.runs.Add(1)
+	return c.Game.Run(ctx, sink)
 }
 
 func TestShutdownTellsPlayers(t *testing.T) {
