@@ -36,6 +36,11 @@ const (
 	CodeTokenUsed         Code = "token_used"          // a token joins once; this one already has
 	CodeTokenGameMismatch Code = "token_game_mismatch" // the join asks for another game than the token's
 	CodeStudioUnavailable Code = "studio_unavailable"  // the studio store cannot be reached: nothing is let through; try again (503)
+	CodeQuotaExceeded     Code = "quota_exceeded"      // the studio's sessions and queue, or this address's queued tickets, are at their limit
+
+	// Fairness on the player websocket.
+	CodeTooManyConnections Code = "too_many_connections" // this address (or the gateway) has its maximum of open player connections
+	CodeJoinTimeout        Code = "join_timeout"         // no join (or resume) soon enough after the socket opened
 
 	// Admin API (docs/API.md); each maps to one HTTP status there.
 	CodeUnauthorized      Code = "unauthorized"       // no or a wrong admin token (401)
@@ -76,6 +81,10 @@ var codeText = map[Code]string{
 	CodeTokenUsed:         "the join token has already been used; get a new one",
 	CodeTokenGameMismatch: "the join token is for another game",
 	CodeStudioUnavailable: "the join could not be checked right now; try again shortly",
+	CodeQuotaExceeded:     "too many players are playing or waiting for this; try again later",
+
+	CodeTooManyConnections: "too many open connections from your network; close some and try again",
+	CodeJoinTimeout:        "no join arrived in time after the connection opened",
 
 	CodeUnauthorized:      "the admin token is missing or wrong",
 	CodeAdminDisabled:     "the admin API is disabled on this gateway (it has no admin token)",

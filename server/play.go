@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,12 @@ type playConn struct {
 	resubmitting atomic.Bool
 	queuedReq    protocol.PlaceRequest // guarded by mu
 	player       *protocol.PlayerInfo  // guarded by mu; set by join before placement
+	// Fairness (limits.go): the client the socket counts against; whether it is counted in
+	// the gateway's total, against its client's sockets, and against its client's queued
+	// tickets (all guarded by mu); the timer that closes a socket without a join.
+	client                       netip.Prefix
+	inTotal, counted, queueCount bool
+	joinTimer                    *time.Timer
 	tornDown     bool                  // guarded by mu; no more goroutines may be spawned
 
 	ctx    context.Context // cancelled when the connection ends
@@ -121,6 +128,10 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		placedCh:   make(chan protocol.Reply, 1),
 		limiter:    rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
 	}
+	addr := s.clientAddr(r)
+	if addr.IsValid() {
+		c.client = clientKey(addr)
+	}
 	c.log = s.log.With("session", c.id, "remote", r.RemoteAddr)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if !s.track(c) {
@@ -131,13 +142,31 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.PlayersConnected.Inc()
+	ok, full := s.limits.admit(c.client, s.cfg.MaxConnsPerClient, s.cfg.MaxConns)
 	c.mu.Lock()
 	c.pingTimer = time.AfterFunc(s.cfg.PingInterval, c.ping)
+	c.inTotal, c.counted = ok, ok
+	if ok {
+		c.joinTimer = time.AfterFunc(s.cfg.JoinTimeout, c.joinExpired)
+	}
 	c.mu.Unlock()
-	c.sendMsg(protocol.Message{
-		Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id,
-		Regions: s.cfg.Regions,
-	}, 0)
+	switch {
+	case full:
+		c.log.Warn("player socket refused: the gateway has its maximum of connections", "max", s.cfg.MaxConns)
+		metrics.Rejected.WithLabelValues("connections").Inc()
+		c.sendErr(protocol.Errorf(protocol.CodeTooManyConnections, "this server has its maximum of %d connections; try again shortly", s.cfg.MaxConns),
+			websocket.CloseTryAgainLater)
+	case !ok:
+		c.log.Info("player socket refused: too many from one client", "client", c.client, "max", s.cfg.MaxConnsPerClient)
+		metrics.Rejected.WithLabelValues("connections").Inc()
+		c.sendErr(protocol.Errorf(protocol.CodeTooManyConnections, "at most %d connections without a join token from one network", s.cfg.MaxConnsPerClient),
+			websocket.ClosePolicyViolation)
+	default:
+		c.sendMsg(protocol.Message{
+			Type: protocol.TypeWelcome, Version: protocol.ProtocolVersion, Session: c.id,
+			Regions: s.cfg.Regions,
+		}, 0)
+	}
 	// The connection outlives the HTTP request (and its context: c.ctx is its own). Returning
 	// frees net/http's per-connection buffers and the request, which the hijacked socket no
 	// longer needs.
@@ -147,6 +176,42 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		c.readLoop()
 		c.teardown()
 	}()
+}
+
+// joinExpired closes a socket that has sent neither join nor resume; it runs on the timer's
+// goroutine.
+func (c *playConn) joinExpired() {
+	c.mu.Lock()
+	joined := c.joined || c.tornDown
+	c.mu.Unlock()
+	if !joined {
+		c.log.Info("no join in time; closing", "timeout", c.s.cfg.JoinTimeout)
+		c.sendErr(protocol.Errorf(protocol.CodeJoinTimeout, "send join (or resume) within %s of opening the connection", c.s.cfg.JoinTimeout),
+			websocket.ClosePolicyViolation)
+	}
+}
+
+// uncount stops counting the socket against its client: a redeemed join token (the
+// studio's quotas govern it from now), or the socket's end.
+func (c *playConn) uncount() {
+	c.mu.Lock()
+	counted := c.counted
+	c.counted = false
+	c.mu.Unlock()
+	if counted {
+		c.s.limits.uncount(c.client)
+	}
+}
+
+// unqueue forgets the socket's queued ticket in its client's count.
+func (c *playConn) unqueue() {
+	c.mu.Lock()
+	counted := c.queueCount
+	c.queueCount = false
+	c.mu.Unlock()
+	if counted {
+		c.s.limits.unqueue(c.client)
+	}
 }
 
 // ping queues a websocket ping and re-arms the timer; it runs on the timer's goroutine.
@@ -305,6 +370,7 @@ func (c *playConn) join(m protocol.Message) {
 	c.mu.Unlock()
 	if player != nil {
 		c.log.Info("join token redeemed", "studio", player.Studio, "player", player.ID, "game", game)
+		c.uncount()
 	}
 	// A channel subscription: no goroutine per player; the server's dispatcher routes.
 	c.s.mu.Lock()
@@ -343,6 +409,18 @@ func (c *playConn) join(m protocol.Message) {
 		return
 	}
 	if reply.Queued {
+		if player == nil {
+			if !c.s.limits.queue(c.client, c.s.cfg.MaxQueuedPerClient) {
+				c.log.Info("ticket refused: too many queued from one client", "client", c.client, "max", c.s.cfg.MaxQueuedPerClient)
+				metrics.Rejected.WithLabelValues("queued").Inc()
+				c.sendErr(protocol.Errorf(protocol.CodeQuotaExceeded, "at most %d players from one network may wait in the queue without a join token",
+					c.s.cfg.MaxQueuedPerClient), websocket.CloseNormalClosure)
+				return // the teardown cancels the ticket
+			}
+			c.mu.Lock()
+			c.queueCount = true
+			c.mu.Unlock()
+		}
 		c.mu.Lock()
 		c.queuedReq = req
 		c.mu.Unlock()
@@ -459,6 +537,7 @@ func (c *playConn) place(req protocol.PlaceRequest) (protocol.Reply, error) {
 // has recorded the host.
 func (c *playConn) start(reply protocol.Reply, started time.Time) {
 	c.queued.Store(false)
+	c.unqueue()
 	if c.ctx.Err() != nil { // the player left while we were placing: free the reservation
 		c.toHost(reply.Host, protocol.Message{Type: protocol.TypeLeave})
 		return
@@ -737,7 +816,17 @@ func (c *playConn) teardown() {
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
+	if c.joinTimer != nil {
+		c.joinTimer.Stop()
+	}
+	inTotal := c.inTotal
+	c.inTotal = false
 	c.mu.Unlock()
+	c.uncount()
+	c.unqueue()
+	if inTotal {
+		c.s.limits.closed()
+	}
 	c.wg.Wait()
 	c.endWriting()
 	c.mu.Lock()

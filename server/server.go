@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,21 @@ type Config struct {
 	// gateways in front of studios' sites. Off, a join without one plays as today (the
 	// built-in page), and one with a token is checked all the same.
 	RequireJoinTokens bool
+
+	// Fairness (issue 11; server/limits.go). JoinTimeout: a player socket that sends neither
+	// join nor resume within it is closed (join_timeout); default 10 s. MaxConnsPerClient
+	// bounds the open player sockets of one client (an IPv4 address or an IPv6 /64) that carry
+	// no redeemed join token (too_many_connections), default 8; MaxQueuedPerClient their
+	// queued tickets (quota_exceeded), default 4; MaxConns every open player socket of the
+	// gateway, default 10,000. 0 takes the default, a negative value means no limit.
+	JoinTimeout        time.Duration
+	MaxConnsPerClient  int
+	MaxQueuedPerClient int
+	MaxConns           int
+	// TrustedProxies are the proxies (load balancers, ingresses) in front of the gateway: for
+	// a connection from one of them the client's address is the rightmost X-Forwarded-For
+	// entry that is not itself a trusted proxy. Empty: the connection's peer address.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is one gateway.
@@ -88,6 +104,7 @@ type Server struct {
 	mux *http.ServeMux
 
 	resume *resume.Signer
+	limits *clientLimits
 
 	mu       sync.Mutex
 	conns    map[*playConn]struct{} // guarded by mu
@@ -133,7 +150,22 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	if cfg.ResumeTTL == 0 {
 		cfg.ResumeTTL = 24 * time.Hour
 	}
-	s := &Server{cfg: cfg, nc: nc, log: cfg.Logger.With("role", "gateway"), conns: map[*playConn]struct{}{}}
+	if cfg.JoinTimeout == 0 {
+		cfg.JoinTimeout = DefaultJoinTimeout
+	}
+	if cfg.MaxConnsPerClient == 0 {
+		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if cfg.MaxQueuedPerClient == 0 {
+		cfg.MaxQueuedPerClient = DefaultMaxQueuedPerClient
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	s := &Server{
+		cfg: cfg, nc: nc, log: cfg.Logger.With("role", "gateway"), conns: map[*playConn]struct{}{},
+		limits: newClientLimits(),
+	}
 	secret := cfg.ResumeSecret
 	if len(secret) == 0 {
 		secret = make([]byte, resume.MinSecret)

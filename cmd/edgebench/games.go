@@ -144,7 +144,7 @@ type gameFigures struct {
 func measureGame(ctx context.Context, f game.Factory, w, h, fps int, dur time.Duration, stderr io.Writer, name string) (gameFigures, error) {
 	var r gameFigures
 	a, err := app.Start(ctx, app.Config{
-		GatewayAddr: "127.0.0.1:0", Matchmaker: true,
+		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Gateway: benchGateway,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hosts: []session.Config{{
 			ID: "bench-host", Slots: 1, Games: map[string]game.Factory{"demo": f},
@@ -195,7 +195,7 @@ func firstFrames(ctx context.Context, path string, load time.Duration, warm, w, 
 	}
 	defer l.Close()
 	a, err := app.Start(ctx, app.Config{
-		GatewayAddr: "127.0.0.1:0", Matchmaker: true,
+		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Gateway: benchGateway,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hosts: []session.Config{{
 			ID: "bench-host", Slots: 1, Games: map[string]game.Factory{"slow": l.Factory()},

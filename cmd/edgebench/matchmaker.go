@@ -1137,7 +1137,7 @@ func registerAndMeasure(ctx context.Context, n int, withMM bool) (memSnap, int, 
 // with one test player and queues t more players over plain websockets.
 func memoryPerQueued(ctx context.Context, t int, heapProfile string) (*queuedMemResult, error) {
 	a, err := app.Start(ctx, app.Config{
-		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Logger: discardLogger,
+		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Gateway: benchGateway, Logger: discardLogger,
 		Hosts: []session.Config{{
 			ID: "bench-host", Slots: 1, Games: map[string]game.Factory{benchGame: demo.Factory},
 			Width: 320, Height: 240, FPS: 30, UDPAddr: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond,

@@ -14,6 +14,7 @@ import (
 	"github.com/edgeplay/edgeplay/game/demo"
 	"github.com/edgeplay/edgeplay/internal/app"
 	"github.com/edgeplay/edgeplay/internal/testplayer"
+	"github.com/edgeplay/edgeplay/server"
 	"github.com/edgeplay/edgeplay/session"
 )
 
@@ -38,7 +39,7 @@ func startSystem(ctx context.Context, slots int, size string, fps int, audio boo
 		factory = silentFactory(factory)
 	}
 	return app.Start(ctx, app.Config{
-		GatewayAddr: "127.0.0.1:0", Matchmaker: true,
+		GatewayAddr: "127.0.0.1:0", Matchmaker: true, Gateway: benchGateway,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hosts: []session.Config{{
 			ID: "bench-host", Slots: slots, Games: map[string]game.Factory{"demo": factory},
@@ -238,3 +239,7 @@ func densityStep(ctx context.Context, n int, size string, fps int, dur time.Dura
 func machineLine() string {
 	return fmt.Sprintf("Machine: %s, %d cores, %s/%s, %s.", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
+
+// benchGateway is the gateway of the in-process systems the benchmarks run: every player
+// comes from loopback, so the per-client fairness limits are off.
+var benchGateway = server.Config{MaxConnsPerClient: -1, MaxQueuedPerClient: -1}

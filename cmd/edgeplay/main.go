@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -111,6 +112,7 @@ func run(args []string, stderr io.Writer) error {
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat   = fs.String("log-format", "text", "text or json")
 		gamesFile   = fs.String("games", "", "catalog file of games that run as their own process (JSON; docs/SDK.md, \"Catalog file\"), beside --game (up, host)")
+		proxies     = fs.String("trusted-proxies", "", "CIDRs of the proxies in front of the gateway (load balancer, ingress), comma-separated: behind them a player's address, for the per-network connection limits, is the X-Forwarded-For entry they add (gateway, up)")
 		joinTokens  = fs.String("join-tokens", "optional", "required: a join needs a join token from a studio's backend (production, docs/STUDIO.md); optional: a join without one plays too, as from the built-in page (gateway, up)")
 		gameArgs    gameFlags
 	)
@@ -147,6 +149,20 @@ func run(args []string, stderr io.Writer) error {
 	cfg.OpsAddr = *opsAddr
 	cfg.MatchmakerConfig.Replicas = *jsRepl
 	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
+	for _, c := range strings.Split(*proxies, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(c); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return fmt.Errorf("--trusted-proxies: %q is not a CIDR or an address", c)
+			}
+		}
+		cfg.Gateway.TrustedProxies = append(cfg.Gateway.TrustedProxies, p.Masked())
+	}
 	switch *joinTokens {
 	case "required":
 		cfg.Gateway.RequireJoinTokens = true
