@@ -102,16 +102,20 @@ type Matchmaker struct {
 	index *Index                // guarded by mu; the same hosts, arranged for placement
 	// pending counts, per host, the reservations in flight; the index counts them as reserved.
 	pending map[string]int // guarded by mu
+	// studios is the sum of the registry's heartbeats' sessions per studio.
+	studios map[string]int // guarded by mu
 	subs    []*nats.Subscription
 
 	leader   atomic.Bool
 	badBeats atomic.Uint64
 	// Owned by run.
-	lq        *leaderState
-	inflight  int  // reservations in flight (reserveNext); their answers arrive on results
-	closing   bool // no more reservations start
-	results   chan reserveResult
-	reserveWG sync.WaitGroup
+	lq       *leaderState
+	inflight int // reservations in flight (reserveNext); their answers arrive on results
+	// inflightStudio counts those reservations by the ticket's studio. Run goroutine only.
+	inflightStudio map[string]int
+	closing        bool // no more reservations start
+	results        chan reserveResult
+	reserveWG      sync.WaitGroup
 
 	events        chan pendingEvent
 	eventsDone    chan struct{}
@@ -144,9 +148,9 @@ func New(cfg Config, nc *nats.Conn) (*Matchmaker, error) {
 	}
 	m := &Matchmaker{
 		cfg: cfg, nc: nc, js: js, ejs: ejs, log: cfg.Logger.With("role", "matchmaker", "replica", cfg.ID),
-		replay:     &probe.ReplayGuard{},
-		hosts:      map[string]*hostEntry{},
-		pending:    map[string]int{},
+		replay:  &probe.ReplayGuard{},
+		hosts:   map[string]*hostEntry{},
+		pending: map[string]int{}, inflightStudio: map[string]int{}, studios: map[string]int{},
 		results:    make(chan reserveResult, maxInflight),
 		index:      NewIndex(),
 		placeCh:    make(chan *nats.Msg, 4096),
@@ -295,6 +299,14 @@ func parseHeartbeat(subject string, data []byte) (protocol.Heartbeat, bool) {
 			return hb, false
 		}
 	}
+	if len(hb.Studios) > hb.Slots {
+		return hb, false
+	}
+	for st, n := range hb.Studios { // sessions per studio: no more than the host has
+		if !protocol.ValidName(st) || n < 0 || n > hb.Slots {
+			return hb, false
+		}
+	}
 	return hb, true
 }
 
@@ -316,7 +328,10 @@ func (m *Matchmaker) apply(hb protocol.Heartbeat) { m.applyAt(hb, m.cfg.Now()) }
 func (m *Matchmaker) applyAt(hb protocol.Heartbeat, seen time.Time) {
 	m.mu.Lock()
 	if hb.State == protocol.HostStopped {
-		_, known := m.hosts[hb.Host]
+		old, known := m.hosts[hb.Host]
+		if known {
+			m.countStudiosLocked(old.hb, -1)
+		}
 		delete(m.hosts, hb.Host)
 		m.index.Remove(hb.Host)
 		m.mu.Unlock()
@@ -334,6 +349,10 @@ func (m *Matchmaker) applyAt(hb protocol.Heartbeat, seen time.Time) {
 		m.mu.Unlock()
 		return // out of order; a restarted host starts again at 1
 	}
+	if !isNew {
+		m.countStudiosLocked(e.hb, -1)
+	}
+	m.countStudiosLocked(hb, 1)
 	e.hb, e.seen = hb, seen
 	m.index.Upsert(m.viewLocked(e))
 	m.mu.Unlock()
@@ -354,6 +373,7 @@ func (m *Matchmaker) sweep() {
 	for id, e := range m.hosts {
 		age := now.Sub(e.seen)
 		if age > m.cfg.HostTTL {
+			m.countStudiosLocked(e.hb, -1)
 			delete(m.hosts, id)
 			m.index.Remove(id)
 			metrics.HeartbeatAge.DeleteLabelValues(id)
@@ -421,6 +441,25 @@ func (m *Matchmaker) addPending(host string, delta int) {
 	}
 }
 
+// studioSessions counts a studio's sessions: those its hosts last reported, and the
+// reservations for it in flight. Run goroutine only.
+func (m *Matchmaker) studioSessions(studio string) int {
+	m.mu.Lock()
+	n := m.studios[studio]
+	m.mu.Unlock()
+	return n + m.inflightStudio[studio]
+}
+
+// countStudiosLocked adds (sign 1) or takes away (-1) a heartbeat's sessions per studio in
+// the totals. m.mu held.
+func (m *Matchmaker) countStudiosLocked(hb protocol.Heartbeat, sign int) {
+	for st, n := range hb.Studios {
+		if m.studios[st] += sign * n; m.studios[st] <= 0 {
+			delete(m.studios, st)
+		}
+	}
+}
+
 // Statuses returns the registry for operators: every host with its health, by id.
 func (m *Matchmaker) Statuses() []protocol.HostStatus {
 	now := m.cfg.Now()
@@ -463,7 +502,7 @@ func (m *Matchmaker) Hosts() []protocol.Heartbeat {
 func (m *Matchmaker) reserve(host string, t *ticket, c Candidate, deadline time.Time) (protocol.Reply, error) {
 	body, _ := json.Marshal(protocol.ReserveRequest{
 		Session: t.req.Session, Game: t.req.Game,
-		RTTMillis: float64(c.RTT) / float64(time.Millisecond), Reason: c.Reason,
+		RTTMillis: float64(c.RTT) / float64(time.Millisecond), Reason: c.Reason, Studio: t.req.Studio,
 	})
 	if d := time.Now().Add(m.cfg.ReserveTimeout); d.Before(deadline) {
 		deadline = d

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,9 @@ type fakeHost struct {
 	onReserve func(session string)
 	// claim, when set, is the host its reservation replies name (a lying host).
 	claim string
+	// studios counts the reserved sessions by their studio (reported in heartbeats, and in
+	// the reservation's reply as a real host does).
+	studios map[string]int
 }
 
 func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
@@ -65,9 +69,9 @@ func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
 		h.mu.Lock()
 		on := h.onReserve
 		h.mu.Unlock()
+		var rq protocol.ReserveRequest
+		_ = json.Unmarshal(m.Data, &rq)
 		if on != nil {
-			var rq protocol.ReserveRequest
-			_ = json.Unmarshal(m.Data, &rq)
 			on(rq.Session)
 		}
 		h.mu.Lock()
@@ -83,6 +87,15 @@ func newFakeHost(t *testing.T, nc *nats.Conn, id string, slots int) *fakeHost {
 			h.used++
 			h.reserved++
 			h.maxUsed = max(h.maxUsed, h.used)
+			if rq.Studio != "" {
+				if h.studios == nil {
+					h.studios = map[string]int{}
+				}
+				h.studios[rq.Studio]++
+				h.seq++
+				hb := h.heartbeatLocked(protocol.HostReady)
+				r.Heartbeat = &hb
+			}
 			if h.leaveAfter > 0 {
 				time.AfterFunc(h.leaveAfter, func() {
 					h.mu.Lock()
@@ -114,13 +127,17 @@ func (h *fakeHost) beat(t *testing.T, state string) {
 
 func (h *fakeHost) beatNow() { _ = h.publishBeat(protocol.HostReady) }
 
+func (h *fakeHost) heartbeatLocked(state string) protocol.Heartbeat {
+	return protocol.Heartbeat{
+		Host: h.id, Region: "r1", State: state, Slots: h.slots, Used: h.used,
+		Games: []string{h.game}, Seq: h.seq, Studios: maps.Clone(h.studios),
+	}
+}
+
 func (h *fakeHost) publishBeat(state string) error {
 	h.mu.Lock()
 	h.seq++
-	hb := protocol.Heartbeat{
-		Host: h.id, Region: "r1", State: state, Slots: h.slots, Used: h.used,
-		Games: []string{h.game}, Seq: h.seq,
-	}
+	hb := h.heartbeatLocked(state)
 	h.mu.Unlock()
 	b, _ := json.Marshal(hb)
 	if err := h.nc.Publish(protocol.SubjectHeartbeat(h.id), b); err != nil {
@@ -539,5 +556,73 @@ func TestRestartedReplicaKnowsHostsAtOnce(t *testing.T) {
 	defer restarted.Close()
 	if n := len(restarted.Hosts()); n != 5 {
 		t.Fatalf("restarted replica knows %d hosts right after New, want 5", n)
+	}
+}
+
+// A studio's quota: a ticket waits while its studio has its maximum of sessions (even with
+// free slots), one past the studio's queued maximum is refused quota_exceeded, the studio's
+// waiting ticket does not hold up others, and it is placed once one of the studio's
+// sessions ends.
+func TestStudioQuota(t *testing.T) {
+	_, connect := startNATS(t)
+	m, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, connect("mm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitLeader(t, m)
+	hostConn, client := connect("hosts"), connect("gateway")
+	h := newFakeHost(t, hostConn, "a", 3)
+	h.beat(t, protocol.HostReady)
+	waitHosts(t, m, 1)
+	placeStudio := func(session string) protocol.Reply {
+		t.Helper()
+		b, _ := json.Marshal(protocol.PlaceRequest{Session: session, Game: "demo", Studio: "acme", StudioMaxSessions: 1, StudioMaxQueued: 1})
+		resp, err := client.Request(protocol.SubjectPlace, b, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r protocol.Reply
+		if err := json.Unmarshal(resp.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := placeStudio("s1"); !r.OK || r.Host != "a" {
+		t.Fatalf("the studio's first: %+v, want placed", r)
+	}
+	placed := make(chan protocol.Message, 1)
+	sub, err := client.Subscribe(protocol.SubjectToClient("s2"), func(msg *nats.Msg) {
+		var pm protocol.Message
+		if json.Unmarshal(msg.Data, &pm) == nil && pm.Type == protocol.TypePlaced {
+			placed <- pm
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if r := placeStudio("s2"); !r.OK || !r.Queued {
+		t.Fatalf("the studio's second with a free slot: %+v, want queued (its quota is 1 session)", r)
+	}
+	if r := placeStudio("s3"); r.OK || r.Code != protocol.CodeQuotaExceeded {
+		t.Fatalf("the studio's third: %+v, want quota_exceeded (1 queued at most)", r)
+	}
+	if r := place(t, client, "other", "demo"); !r.OK || r.Host != "a" {
+		t.Fatalf("a player without a studio: %+v, want placed past the studio's waiting ticket", r)
+	}
+	// The studio's session ends: its waiting ticket is placed.
+	h.mu.Lock()
+	h.used--
+	h.studios["acme"]--
+	h.mu.Unlock()
+	h.beatNow()
+	select {
+	case pm := <-placed:
+		if pm.Host != "a" {
+			t.Errorf("placed %+v", pm)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the studio's waiting ticket was not placed after its session ended")
 	}
 }

@@ -33,13 +33,32 @@ type leaderState struct {
 	// queue: the basis of the ETA.
 	interval   map[string]time.Duration
 	lastPlaced map[string]time.Time
+	// studioQueued counts the queued tickets of each studio (join tokens' studios).
+	studioQueued map[string]int
 }
 
 func newLeaderState(m *Matchmaker) *leaderState {
 	return &leaderState{
 		m: m, queues: map[string][]*ticket{}, bySession: map[string]*ticket{}, direct: map[string]*ticket{},
-		interval: map[string]time.Duration{}, lastPlaced: map[string]time.Time{},
+		interval: map[string]time.Duration{}, lastPlaced: map[string]time.Time{}, studioQueued: map[string]int{},
 	}
+}
+
+// waiting reports whether a queued ticket of game could take a slot before a new one: any
+// but those waiting for their studio's quota.
+func (l *leaderState) waiting(game string) bool {
+	for _, t := range l.queues[game] {
+		if t.placing || !l.studioFull(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// studioFull reports whether t's studio has its maximum of sessions (reserved, playing, or
+// being reserved): t waits in the queue until one ends.
+func (l *leaderState) studioFull(t *ticket) bool {
+	return t.req.Studio != "" && t.req.StudioMaxSessions > 0 && l.m.studioSessions(t.req.Studio) >= t.req.StudioMaxSessions
 }
 
 // abandon drops the queue when leadership is lost; the gateways re-submit their tickets to the
@@ -57,7 +76,8 @@ const defaultInterval = 20 * time.Second
 func (l *leaderState) handlePlace(msg *nats.Msg) {
 	var req protocol.PlaceRequest
 	if len(msg.Data) > 64<<10 || json.Unmarshal(msg.Data, &req) != nil ||
-		!protocol.ValidName(req.Session) || !protocol.ValidName(req.Game) || len(req.RTTs) > protocol.MaxRTTClaims {
+		!protocol.ValidName(req.Session) || !protocol.ValidName(req.Game) || len(req.RTTs) > protocol.MaxRTTClaims ||
+		(req.Studio != "" && !protocol.ValidName(req.Studio)) || req.StudioMaxSessions < 0 || req.StudioMaxQueued < 0 {
 		metrics.Rejected.WithLabelValues("placement").Inc()
 		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeBadField, "malformed placement request")))
 		return
@@ -89,7 +109,7 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 	} else {
 		m.publishEvent(protocol.Event{Kind: "ticket_created", Session: req.Session, Game: req.Game})
 	}
-	if len(l.queues[req.Game]) == 0 {
+	if !l.waiting(req.Game) && !l.studioFull(t) {
 		err := l.place(t, msg)
 		if err == nil {
 			l.direct[req.Session] = t
@@ -109,6 +129,13 @@ func (l *leaderState) queueTicket(t *ticket, msg *nats.Msg) {
 	m, req := l.m, t.req
 	if len(l.queues[req.Game]) >= m.cfg.MaxQueue {
 		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "no free host, and the queue is full")))
+		return
+	}
+	if req.Studio != "" && req.StudioMaxQueued > 0 && l.studioQueued[req.Studio] >= req.StudioMaxQueued {
+		metrics.Rejected.WithLabelValues("studio_quota").Inc()
+		m.log.Info("ticket refused: the studio's queue quota", "session", req.Session, "studio", req.Studio, "max_queued", req.StudioMaxQueued)
+		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeQuotaExceeded,
+			"the game's publisher has its maximum of %d players waiting; try again later", req.StudioMaxQueued)))
 		return
 	}
 	l.enqueue(t)
@@ -135,6 +162,9 @@ func (l *leaderState) enqueue(t *ticket) {
 	q[i] = t
 	l.queues[t.req.Game] = q
 	l.bySession[t.req.Session] = t
+	if t.req.Studio != "" {
+		l.studioQueued[t.req.Studio]++
+	}
 }
 
 func (l *leaderState) position(t *ticket) int {
@@ -180,6 +210,11 @@ func (l *leaderState) remove(t *ticket) {
 	for i, o := range q {
 		if o == t {
 			l.queues[t.req.Game] = append(q[:i], q[i+1:]...)
+			if st := t.req.Studio; st != "" {
+				if l.studioQueued[st]--; l.studioQueued[st] <= 0 {
+					delete(l.studioQueued, st)
+				}
+			}
 			break
 		}
 	}
@@ -193,7 +228,7 @@ func (l *leaderState) process() {
 	for game, q := range l.queues {
 		for i := 0; i < len(q) && l.m.inflight < maxInflight; {
 			t := q[i]
-			if t.placing {
+			if t.placing || l.studioFull(t) { // a studio at its quota does not hold up others
 				i++
 				continue
 			}
@@ -337,6 +372,9 @@ func (m *Matchmaker) reserveNext(a *attempt) {
 	a.cands = a.cands[1:]
 	m.addPending(c.Host, 1)
 	m.inflight++
+	if st := a.t.req.Studio; st != "" {
+		m.inflightStudio[st]++
+	}
 	m.reserveWG.Go(func() {
 		r, err := m.reserve(c.Host, a.t, c, a.deadline)
 		m.results <- reserveResult{a: a, c: c, reply: r, err: err} // room for maxInflight: never blocks
@@ -347,6 +385,11 @@ func (m *Matchmaker) reserveNext(a *attempt) {
 // goroutine only.
 func (m *Matchmaker) settle(res reserveResult) {
 	m.inflight--
+	if st := res.a.t.req.Studio; st != "" {
+		if m.inflightStudio[st]--; m.inflightStudio[st] <= 0 {
+			delete(m.inflightStudio, st)
+		}
+	}
 	m.addPending(res.c.Host, -1)
 	a := res.a
 	if res.err == nil {

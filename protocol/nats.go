@@ -103,6 +103,9 @@ type Heartbeat struct {
 	// Titles names games for players, by game id ("paddle": "Paddle"); a game without a
 	// title has none here. Each key is one of Games, each title passes ValidTitle.
 	Titles map[string]string `json:"titles,omitempty"`
+	// Studios counts the host's sessions (reserved or playing) by the studio of their join
+	// token; sessions without one are not counted here.
+	Studios map[string]int `json:"studios,omitempty"`
 }
 
 // MaxTitleSize bounds a game's title, in bytes: a line in a game picker.
@@ -168,7 +171,12 @@ type PlaceRequest struct {
 	// matchmaker failover): its RTT tokens are checked as of Since, and not against replay.
 	Resubmit bool `json:"resubmit,omitempty"`
 	// Studio is the studio whose join token the player joined with; empty without one.
-	Studio string `json:"studio,omitempty"`
+	// StudioMaxSessions and StudioMaxQueued are its limits as the gateway read them with
+	// the token (0: none): a ticket waits while its studio has StudioMaxSessions sessions,
+	// and is refused quota_exceeded when the studio has StudioMaxQueued tickets waiting.
+	Studio            string `json:"studio,omitempty"`
+	StudioMaxSessions int    `json:"studio_max_sessions,omitempty"`
+	StudioMaxQueued   int    `json:"studio_max_queued,omitempty"`
 }
 
 // SubjectCancel: gateway → matchmaker, CancelRequest: the player left; drop the ticket.
@@ -188,6 +196,9 @@ type ReserveRequest struct {
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
 	// Reason is why the matchmaker chose this host, kept with the session for operators.
 	Reason string `json:"reason,omitempty"`
+	// Studio is the studio of the player's join token (empty without one): the host counts
+	// its sessions per studio in heartbeats, for the studio's quota.
+	Studio string `json:"studio,omitempty"`
 }
 
 // Reply answers every NATS request in the protocol. OK false comes with a Code.

@@ -358,7 +358,8 @@ func (c *playConn) toHost(host string, m protocol.Message) {
 // join places the session and starts it on the host. It runs on its own goroutine so the reader
 // keeps serving (and noticing a closed socket) meanwhile.
 func (c *playConn) join(m protocol.Message) {
-	player, game, err := c.s.redeem(c.ctx, m, c.id)
+	g, err := c.s.redeem(c.ctx, m, c.id)
+	player, game := g.player, g.game
 	if err != nil {
 		c.log.Info("join refused", "game", m.Game, "err", err)
 		c.sendErr(err, websocket.CloseNormalClosure)
@@ -400,7 +401,7 @@ func (c *playConn) join(m protocol.Message) {
 	started := time.Now()
 	req := protocol.PlaceRequest{Session: c.id, Game: m.Game, RTTs: m.RTTs, Since: started}
 	if player != nil {
-		req.Studio = player.Studio
+		req.Studio, req.StudioMaxSessions, req.StudioMaxQueued = player.Studio, g.studio.MaxSessions, g.studio.MaxQueued
 	}
 	reply, err := c.place(req)
 	if err != nil {

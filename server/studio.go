@@ -74,25 +74,36 @@ func studioStatus(c protocol.Code) int {
 	return adminStatus(c)
 }
 
-// redeem checks a join's token (when it has one, or the gateway requires one) and returns
-// the player it names and the game to place; nil without a token.
-func (s *Server) redeem(ctx context.Context, m protocol.Message, redeemer string) (*protocol.PlayerInfo, string, error) {
+// grant is what a join may do: the game to place and, with a token, the player it names
+// and the studio's limits.
+type grant struct {
+	game   string
+	player *protocol.PlayerInfo // nil without a token
+	studio studio.Studio
+}
+
+// redeem checks a join's token (when it has one, or the gateway requires one).
+func (s *Server) redeem(ctx context.Context, m protocol.Message, redeemer string) (grant, error) {
 	if m.Token == "" {
 		if s.cfg.RequireJoinTokens {
-			return nil, "", protocol.Errorf(protocol.CodeTokenRequired, "")
+			return grant{}, protocol.Errorf(protocol.CodeTokenRequired, "")
 		}
-		return nil, m.Game, nil
+		return grant{game: m.Game}, nil
 	}
 	if s.cfg.Tokens == nil {
-		return nil, "", protocol.Errorf(protocol.CodeTokenInvalid, "this gateway does not take join tokens (no studio store)")
+		return grant{}, protocol.Errorf(protocol.CodeTokenInvalid, "this gateway does not take join tokens (no studio store)")
 	}
 	ctx, cancel := context.WithTimeout(ctx, studioTimeout)
 	defer cancel()
 	c, st, err := s.cfg.Tokens.Redeem(ctx, m.Token, m.Game, redeemer)
 	if err != nil {
-		return nil, "", studioError(err)
+		return grant{}, studioError(err)
 	}
-	return &protocol.PlayerInfo{Studio: st.ID, ID: c.Player, Name: c.DisplayName, Payload: c.Payload}, c.Game, nil
+	return grant{
+		game:   c.Game,
+		player: &protocol.PlayerInfo{Studio: st.ID, ID: c.Player, Name: c.DisplayName, Payload: c.Payload},
+		studio: st,
+	}, nil
 }
 
 // studioFail writes a studio API error.

@@ -218,6 +218,12 @@ func (h *Host) Heartbeat() protocol.Heartbeat {
 		} else {
 			hb.Used++
 		}
+		if s.studio != "" {
+			if hb.Studios == nil {
+				hb.Studios = map[string]int{}
+			}
+			hb.Studios[s.studio]++
+		}
 	}
 	hb.Seq = h.seq.Add(1) // under mu: a later sequence number never describes an older state
 	h.mu.Unlock()
@@ -309,6 +315,9 @@ func (h *Host) reserve(req protocol.ReserveRequest) (*Session, error) {
 	}
 	if len(req.Reason) <= 512 {
 		s.reason = req.Reason
+	}
+	if protocol.ValidName(req.Studio) {
+		s.studio = req.Studio
 	}
 	h.sessions[req.Session] = s
 	metrics.SessionsActive.WithLabelValues(h.cfg.ID).Set(float64(len(h.sessions)))

@@ -83,6 +83,7 @@ type Session struct {
 	earlyCands []webrtc.ICECandidateInit
 	player     atomic.Pointer[protocol.PlayerInfo] // from start: the join token's player; nil without one
 	runGame    func()                              // set by start, called once at the first connection; run loop only
+	studio     string                              // the join token's studio, from the reservation; set before run
 
 	// Resume (owned by run). gen is the resume generation the player's current connection
 	// carries; awayWhy is set while the player is away, and graceC fires when the grace is

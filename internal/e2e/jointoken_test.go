@@ -44,11 +44,17 @@ func joinError(t *testing.T, url string, opts testplayer.Options) protocol.Code 
 // demo game; it returns the app, the studio's id and its API key.
 func tokenApp(t *testing.T, natsAuth bool) (*app.App, string, string) {
 	t.Helper()
+	return tokenAppWith(t, natsAuth, `{"name":"Acme","games":["demo"]}`)
+}
+
+// tokenAppWith is tokenApp with the studio made from body (POST /v1/admin/studios).
+func tokenAppWith(t *testing.T, natsAuth bool, body string) (*app.App, string, string) {
+	t.Helper()
 	const admin = "test-admin-token"
 	a := startApp(t, appOpts{slots: 4, mutate: func(c *app.Config) {
 		c.Gateway.AdminToken, c.Gateway.RequireJoinTokens, c.NATSAuth = admin, true, natsAuth
 	}})
-	code, out := adminPost(t, a, admin, "/v1/admin/studios", `{"name":"Acme","games":["demo"]}`)
+	code, out := adminPost(t, a, admin, "/v1/admin/studios", body)
 	key, _ := out["api_key"].(string)
 	st, _ := out["studio"].(map[string]any)
 	if code != http.StatusCreated || key == "" || st == nil {
@@ -161,5 +167,45 @@ func TestJoinTokensTwoGateways(t *testing.T) {
 		if placed != 1 || used != 1 {
 			t.Fatalf("round %d: %d placed, %d refused token_used; want 1 and 1", round, placed, used)
 		}
+	}
+}
+
+// A studio at its quota: with one session allowed and one ticket waiting, its second player
+// waits although the host has free slots, its third is refused quota_exceeded, and the
+// waiting one plays once the first leaves.
+func TestStudioQuotaEndToEnd(t *testing.T) {
+	a, _, key := tokenAppWith(t, true, `{"name":"Acme","games":["demo"],"max_sessions":1,"max_queued":1}`)
+	join := func() *testplayer.Player {
+		t.Helper()
+		p, err := testplayer.Dial(ctxFor(t, 5*time.Second), a.URL(), testplayer.Options{Token: mintToken(t, a, key, `{"game":"demo","player_id":"p"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		return p
+	}
+	first := join()
+	if err := first.Play(ctxFor(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	second := join()
+	if err := second.SendJSON(protocol.Message{Type: protocol.TypeJoin, Token: second.Token()}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := second.Next(ctxFor(t, 10*time.Second)); err != nil || m.Type != protocol.TypeQueued {
+		t.Fatalf("the studio's second player: %+v %v, want queued (the studio's quota is 1 session; the host has 3 free slots)", m, err)
+	}
+	if c := joinError(t, a.URL(), testplayer.Options{Token: mintToken(t, a, key, `{"game":"demo","player_id":"p"}`)}); c != protocol.CodeQuotaExceeded {
+		t.Errorf("the studio's third player: %s, want quota_exceeded", c)
+	}
+	if _, err := first.Leave(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := second.AwaitOffer(ctxFor(t, 15*time.Second))
+	if err != nil {
+		t.Fatalf("the waiting player after the first left: %v", err)
+	}
+	if err := second.Accept(ctxFor(t, 15*time.Second), offer); err != nil {
+		t.Fatal(err)
 	}
 }

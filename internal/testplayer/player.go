@@ -657,6 +657,9 @@ func (p *Player) offerApplied(pc *webrtc.PeerConnection) {
 	}
 }
 
+// Token is the join token the player was made with.
+func (p *Player) Token() string { return p.opts.Token }
+
 // ConnectionState is the peer connection's state ("new" before the offer).
 func (p *Player) ConnectionState() webrtc.PeerConnectionState {
 	p.mu.Lock()
