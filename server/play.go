@@ -83,7 +83,7 @@ type playConn struct {
 	client                       netip.Prefix
 	inTotal, counted, queueCount bool
 	joinTimer                    *time.Timer
-	tornDown     bool                  // guarded by mu; no more goroutines may be spawned
+	tornDown                     bool // guarded by mu; no more goroutines may be spawned
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
