@@ -33,41 +33,41 @@ func newStudioEnv(t *testing.T, require bool) *studioEnv {
 	return newStudioEnvTB(t, require)
 }
 
-func newStudioEnvTB(t testing.TB, require bool) *studioEnv {
-	t.Helper()
-	ns, err := natsd.Start(natsd.Config{StoreDir: t.TempDir()})
+func newStudioEnvTB(tb testing.TB, require bool) *studioEnv {
+	tb.Helper()
+	ns, err := natsd.Start(natsd.Config{StoreDir: tb.TempDir()})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(ns.Shutdown)
+	tb.Cleanup(ns.Shutdown)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	nc, closeNC, err := natsd.Connect("", ns, "gw", log)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(closeNC)
+	tb.Cleanup(closeNC)
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := studio.Open(ctx, js, 1)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	tk, err := studio.NewTokens(ctx, st, log)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(tk.Close)
+	tb.Cleanup(tk.Close)
 	s, err := New(Config{Logger: log, AdminToken: testToken, Studios: st, Tokens: tk, RequireJoinTokens: require}, nc)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(hs.Close)
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	tb.Cleanup(hs.Close)
+	tb.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return &studioEnv{base: hs.URL, tokens: tk}
 }
 
@@ -76,27 +76,27 @@ func (e *studioEnv) send(t *testing.T, method, path, auth, body string) adminRes
 	return e.sendTB(t, method, path, auth, body)
 }
 
-func (e *studioEnv) sendTB(t testing.TB, method, path, auth, body string) adminResp {
-	t.Helper()
+func (e *studioEnv) sendTB(tb testing.TB, method, path, auth, body string) adminResp {
+	tb.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, e.base+path, rd)
+	req, err := http.NewRequestWithContext(tb.Context(), method, e.base+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return adminResp{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
