@@ -30,6 +30,7 @@ examples:
 		$(CC) $(CFLAGS) -I sdk/c -o bin/examples/$$n $$d*.c sdk/c/edgeplay.c -lm; done
 	@set -e; for d in examples/go/*/; do [ -d "$$d" ] || continue; n=$$(basename $$d); \
 		echo "go  bin/examples/$$n"; $(GO) build -o bin/examples/$$n ./$$d; done
+	@echo "go  bin/examples/studio"; $(GO) build -o bin/examples/studio ./examples/studio
 
 ## test: every test, with the race detector, including the end-to-end tests (Go, headless chromium and Firefox ESR, and the network lab). The end-to-end package runs on its own, after the others: its frame-rate checks need the CPUs.
 test:

@@ -41,6 +41,7 @@ const (
 	// Fairness on the player websocket.
 	CodeTooManyConnections Code = "too_many_connections" // this address (or the gateway) has its maximum of open player connections
 	CodeJoinTimeout        Code = "join_timeout"         // no join (or resume) soon enough after the socket opened
+	CodeOriginNotAllowed   Code = "origin_not_allowed"   // a page of another site without a join token of a studio that lists its origin
 
 	// Admin API (docs/API.md); each maps to one HTTP status there.
 	CodeUnauthorized      Code = "unauthorized"       // no or a wrong admin token (401)
@@ -85,6 +86,7 @@ var codeText = map[Code]string{
 
 	CodeTooManyConnections: "too many open connections from your network; close some and try again",
 	CodeJoinTimeout:        "no join arrived in time after the connection opened",
+	CodeOriginNotAllowed:   "this website may not embed the player for this game",
 
 	CodeUnauthorized:      "the admin token is missing or wrong",
 	CodeAdminDisabled:     "the admin API is disabled on this gateway (it has no admin token)",

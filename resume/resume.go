@@ -10,7 +10,10 @@
 // that a second party copied after the player resumed, is refused by the host.
 //
 // Format: base64url(payload) "." base64url(HMAC-SHA256(secret, payload)), where payload is
-// "1|session|host|generation|expiry-unix".
+// "2|session|host|generation|expiry-unix|origin" (origin: the web origin of the studio's page
+// that joined from another site, empty otherwise; a resume from another site must come from
+// that origin). Version 1 tokens ("1|session|host|generation|expiry-unix", no origin) are
+// still accepted, so gateways can be updated one at a time.
 package resume
 
 import (
@@ -44,6 +47,9 @@ type Token struct {
 	Host       string
 	Generation uint64
 	Expires    time.Time
+	// Origin is the web origin of the page that joined from another site (a studio's page
+	// embedding the player), as the gateway normalised it; empty for the gateway's own page.
+	Origin string
 }
 
 // Signer mints and checks tokens under one secret.
@@ -61,7 +67,7 @@ func NewSigner(secret []byte) (*Signer, error) {
 
 // Mint returns the token for t.
 func (s *Signer) Mint(t Token) string {
-	payload := fmt.Sprintf("1|%s|%s|%d|%d", t.Session, t.Host, t.Generation, t.Expires.Unix())
+	payload := fmt.Sprintf("2|%s|%s|%d|%d|%s", t.Session, t.Host, t.Generation, t.Expires.Unix(), strings.ReplaceAll(t.Origin, "|", ""))
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(s.mac([]byte(payload)))
 }
@@ -92,7 +98,7 @@ func (s *Signer) Check(token, session string, now time.Time) (Token, error) {
 		return Token{}, ErrSignature
 	}
 	f := strings.Split(string(payload), "|")
-	if len(f) != 5 || f[0] != "1" {
+	if !(len(f) == 5 && f[0] == "1") && !(len(f) == 6 && f[0] == "2") {
 		return Token{}, ErrMalformed
 	}
 	gen, err1 := strconv.ParseUint(f[3], 10, 64)
@@ -101,6 +107,9 @@ func (s *Signer) Check(token, session string, now time.Time) (Token, error) {
 		return Token{}, ErrMalformed
 	}
 	t := Token{Session: f[1], Host: f[2], Generation: gen, Expires: time.Unix(exp, 0)}
+	if len(f) == 6 {
+		t.Origin = f[5]
+	}
 	switch {
 	case !now.Before(t.Expires):
 		return t, ErrExpired

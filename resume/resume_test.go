@@ -86,3 +86,25 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// A token carries the origin of a studio's page; a version 1 token (no origin) from a gateway
+// not yet updated still checks.
+func TestOriginAndVersion1(t *testing.T) {
+	s := signer(t, strings.Repeat("k", 32))
+	now := time.Unix(1_800_000_000, 0)
+	tok := s.Mint(Token{Session: "s1", Host: "h1", Generation: 1, Expires: now.Add(time.Hour), Origin: "https://play.acme.example:8443"})
+	if got, err := s.Check(tok, "s1", now); err != nil || got.Origin != "https://play.acme.example:8443" {
+		t.Fatalf("with an origin: %+v %v", got, err)
+	}
+	payload := []byte("1|s1|h1|4|1800003600")
+	enc := base64.RawURLEncoding
+	v1 := enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(payload))
+	if got, err := s.Check(v1, "s1", now); err != nil || got.Generation != 4 || got.Origin != "" {
+		t.Fatalf("version 1: %+v %v", got, err)
+	}
+	bad := []byte("1|s1|h1|4|1800003600|https://x.example")
+	forged := enc.EncodeToString(bad) + "." + enc.EncodeToString(s.mac(bad))
+	if _, err := s.Check(forged, "s1", now); !errors.Is(err, ErrMalformed) {
+		t.Errorf("version 1 with an origin field: %v, want ErrMalformed", err)
+	}
+}

@@ -83,6 +83,11 @@ type playConn struct {
 	client                       netip.Prefix
 	inTotal, counted, queueCount bool
 	joinTimer                    *time.Timer
+	// origin is the normalised web origin of a page of another site (a studio's page that
+	// embeds the player); empty for this gateway's own page or a client that sends none.
+	// badOrigin: another site's Origin that is not a valid web origin.
+	origin    string
+	badOrigin bool
 	tornDown                     bool // guarded by mu; no more goroutines may be spawned
 
 	ctx    context.Context // cancelled when the connection ends
@@ -112,6 +117,13 @@ var upgraderBuffers = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 
 func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	up := upgraderBuffers
 	up.CheckOrigin = s.cfg.CheckOrigin
+	if up.CheckOrigin == nil {
+		// Any page may open the socket (no cookies: it carries no authority); a page of
+		// another site may only join with a token of a studio that lists its origin, and
+		// resume a session it joined (join, dispatch). It gets a code rather than a refused
+		// handshake it could not tell from a network failure.
+		up.CheckOrigin = func(*http.Request) bool { return true }
+	}
 	up.Error = func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 		http.Error(w, reason.Error(), status)
 	}
@@ -132,6 +144,7 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	if addr.IsValid() {
 		c.client = clientKey(addr)
 	}
+	c.origin, c.badOrigin = pageOrigin(r)
 	c.log = s.log.With("session", c.id, "remote", r.RemoteAddr)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if !s.track(c) {
@@ -303,6 +316,11 @@ func (c *playConn) dispatch(m protocol.Message) bool {
 			c.sendErr(protocol.Errorf(protocol.CodeResumeInvalid, ""), 0)
 			return false
 		}
+		if c.origin != tok.Origin || c.badOrigin {
+			c.log.Info("resume refused: from another page's origin", "session", m.Session, "origin", c.origin, "joined_from", tok.Origin)
+			c.sendErr(protocol.Errorf(protocol.CodeOriginNotAllowed, "the session can only be taken back from the page it was joined on"), 0)
+			return false
+		}
 		c.mu.Lock()
 		c.joined = true
 		c.mu.Unlock()
@@ -360,8 +378,11 @@ func (c *playConn) toHost(host string, m protocol.Message) {
 func (c *playConn) join(m protocol.Message) {
 	g, err := c.s.redeem(c.ctx, m, c.id)
 	player, game := g.player, g.game
+	if err == nil && (c.origin != "" || c.badOrigin) {
+		err = originAllowed(c.origin, c.badOrigin, g)
+	}
 	if err != nil {
-		c.log.Info("join refused", "game", m.Game, "err", err)
+		c.log.Info("join refused", "game", m.Game, "origin", c.origin, "err", err)
 		c.sendErr(err, websocket.CloseNormalClosure)
 		return
 	}

@@ -12,7 +12,9 @@ import (
 // resumeToken mints the token that lets this connection's player take the session (on host,
 // at resume generation gen) back after a drop.
 func (c *playConn) resumeToken(host string, gen uint64) string {
-	return c.s.resume.Mint(resume.Token{Session: c.id, Host: host, Generation: gen, Expires: time.Now().Add(c.s.cfg.ResumeTTL)})
+	return c.s.resume.Mint(resume.Token{
+		Session: c.id, Host: host, Generation: gen, Expires: time.Now().Add(c.s.cfg.ResumeTTL), Origin: c.origin,
+	})
 }
 
 // resumeSession takes a session back for a player whose token the reader has checked: this

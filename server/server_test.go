@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/protocol"
 )
 
 func newTestServer(t *testing.T) (*Server, *httptest.Server, func()) {
@@ -78,7 +79,7 @@ func TestWebsocketOrigin(t *testing.T) {
 	}{
 		{"same origin", hs.URL, true},
 		{"no origin (non-browser client)", "", true},
-		{"foreign origin", "https://evil.example", false},
+		{"foreign origin (refused at join, below)", "https://evil.example", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,5 +105,23 @@ func TestWebsocketOrigin(t *testing.T) {
 				t.Fatalf("status %d, want 403", resp.StatusCode)
 			}
 		})
+	}
+	// A page of another site may not join without a studio's token that lists it.
+	h := http.Header{}
+	h.Set("Origin", "https://evil.example")
+	ws, _, err := websocket.DefaultDialer.Dial(u, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var m protocol.Message
+	if err := ws.ReadJSON(&m); err != nil || m.Type != protocol.TypeWelcome {
+		t.Fatalf("welcome %+v %v", m, err)
+	}
+	if err := ws.WriteJSON(protocol.Message{Type: protocol.TypeJoin, Game: "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.ReadJSON(&m); err != nil || m.Code != protocol.CodeOriginNotAllowed {
+		t.Fatalf("join from another site: %+v %v, want origin_not_allowed", m, err)
 	}
 }

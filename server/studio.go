@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,6 +106,41 @@ func (s *Server) redeem(ctx context.Context, m protocol.Message, redeemer string
 		player: &protocol.PlayerInfo{Studio: st.ID, ID: c.Player, Name: c.DisplayName, Payload: c.Payload},
 		studio: st,
 	}, nil
+}
+
+// pageOrigin is the web origin of a page of another site that opened r (normalised), or ""
+// for this gateway's own page (the Origin's host is the request's Host) and for clients that
+// send no Origin; bad reports another site's Origin that is no valid web origin ("null", a
+// file: page).
+func pageOrigin(r *http.Request) (origin string, bad bool) {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return "", false
+	}
+	u, err := url.Parse(o)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return "", false
+	}
+	n, err := studio.NormalizeOrigin(o)
+	if err != nil {
+		return "", true
+	}
+	return n, false
+}
+
+// originAllowed checks a join from a page of another site: it needs a join token of a
+// studio that lists the page's origin.
+func originAllowed(origin string, bad bool, g grant) error {
+	switch {
+	case bad:
+		return protocol.Errorf(protocol.CodeOriginNotAllowed, "this page's origin is not a web origin a studio can list")
+	case g.player == nil:
+		return protocol.Errorf(protocol.CodeOriginNotAllowed,
+			"a page on %s can join only with a join token from a studio that lists that origin", origin)
+	case !slices.Contains(g.studio.Origins, origin):
+		return protocol.Errorf(protocol.CodeOriginNotAllowed, "%s is not one of the studio's origins", origin)
+	}
+	return nil
 }
 
 // studioFail writes a studio API error.

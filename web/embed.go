@@ -1,4 +1,5 @@
-// Package web is the browser client: a page, an embeddable player (player.js) and the input and
+// Package web is the browser client: a page, an embeddable player (player.js, and the custom
+// element <edgeplay-player> for studios' pages, sdk/edgeplay-player.js) and the input and
 // latency-marker code, as plain ES modules embedded into the binary. Handler serves them.
 package web
 
@@ -14,7 +15,7 @@ import (
 	"time"
 )
 
-//go:embed index.html style.css player.css ops.html ops.css favicon.svg *.js
+//go:embed index.html style.css player.css ops.html ops.css favicon.svg *.js sdk/*.js
 var assets embed.FS
 
 // contentTypes is explicit so that the answer does not depend on the machine's mime.types.
@@ -80,6 +81,12 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", a.etag)
 		h.Set("X-Content-Type-Options", "nosniff")
+		if a.contentType == contentTypes[".js"] || a.contentType == contentTypes[".css"] {
+			// Studios' pages load the player (/sdk/edgeplay-player.js, its modules and its
+			// style) from the gateway: module scripts are fetched in CORS mode. Public code,
+			// no credentials.
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.data))
 	})
 }

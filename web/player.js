@@ -294,12 +294,19 @@ export class EdgeplayPlayer extends EventTarget {
   /** Fullscreens the player, or leaves fullscreen. */
   toggleFullscreen() {
     const doc = document;
-    if ((doc.fullscreenElement ?? doc.webkitFullscreenElement) === this.root) {
+    if (this.#isFullscreen()) {
       (doc.exitFullscreen ?? doc.webkitExitFullscreen)?.call(doc);
       return;
     }
     const req = this.root.requestFullscreen ?? this.root.webkitRequestFullscreen;
     Promise.resolve(req?.call(this.root)).catch((err) => this.#banner("info", `fullscreen is not available: ${err.message}`));
+  }
+
+  // Whether the player is the fullscreen element: asked of its root node, which is the
+  // document, or the shadow root of <edgeplay-player> (the document then names the host).
+  #isFullscreen() {
+    const node = this.root.getRootNode();
+    return (node.fullscreenElement ?? document.webkitFullscreenElement) === this.root;
   }
 
   /** Whether the sound is muted (remembered). */
@@ -463,7 +470,7 @@ export class EdgeplayPlayer extends EventTarget {
       // not locked
     }
     const doc = document;
-    if ((doc.fullscreenElement ?? doc.webkitFullscreenElement) === this.root) {
+    if (this.#isFullscreen()) {
       Promise.resolve((doc.exitFullscreen ?? doc.webkitExitFullscreen)?.call(doc)).catch(() => {});
     }
   }
@@ -1312,7 +1319,7 @@ export class EdgeplayPlayer extends EventTarget {
     this.audio.addEventListener("emptied", () => this.#renderAudio(), opts);
     document.addEventListener("fullscreenchange", () => {
       const kb = navigator.keyboard;
-      if (document.fullscreenElement === this.root) kb?.lock?.().catch(() => {});
+      if (this.#isFullscreen()) kb?.lock?.().catch(() => {});
       else kb?.unlock?.();
     }, opts);
   }

@@ -96,6 +96,7 @@ func TestHandler(t *testing.T) {
 		{"ops head", http.MethodHead, "/ops", http.StatusOK, "text/html; charset=utf-8", ""},
 		{"ops post", http.MethodPost, "/ops", http.StatusMethodNotAllowed, "", ""},
 		{"ops subpath", http.MethodGet, "/ops/", http.StatusNotFound, "", ""},
+		{"embeddable player", http.MethodGet, "/sdk/edgeplay-player.js", http.StatusOK, "text/javascript; charset=utf-8", `customElements.define("edgeplay-player"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,6 +175,32 @@ func TestOpsAssetsComplete(t *testing.T) {
 	for _, want := range []string{"ops.js", "ops.css", "favicon.svg"} {
 		if !seen[want] {
 			t.Errorf("ops.html does not reference %s", want)
+		}
+	}
+}
+
+// Studios' pages load the player's modules and style from the gateway: module scripts are
+// fetched in CORS mode, so scripts and styles allow any origin (public, no credentials); the
+// pages themselves do not.
+func TestPlayerAssetsAllowOtherOrigins(t *testing.T) {
+	h := Handler()
+	for path, want := range map[string]string{
+		"/sdk/edgeplay-player.js": "*", "/player.js": "*", "/input.js": "*", "/player.css": "*", "/": "", "/ops": "",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", path, got, want)
+		}
+	}
+	// Every module the element imports is embedded (relative imports only, as for the page).
+	data, err := fs.ReadFile(assets, "sdk/edgeplay-player.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range jsImport.FindAllStringSubmatch(string(data), -1) {
+		if _, err := fs.ReadFile(assets, path.Clean(path.Join("sdk", m[1]))); err != nil {
+			t.Errorf("the element imports %s: %v", m[1], err)
 		}
 	}
 }
