@@ -98,7 +98,8 @@ func (s *Signer) Check(token, session string, now time.Time) (Token, error) {
 		return Token{}, ErrSignature
 	}
 	f := strings.Split(string(payload), "|")
-	if !(len(f) == 5 && f[0] == "1") && !(len(f) == 6 && f[0] == "2") {
+	v1, v2 := len(f) == 5 && f[0] == "1", len(f) == 6 && f[0] == "2"
+	if !v1 && !v2 {
 		return Token{}, ErrMalformed
 	}
 	gen, err1 := strconv.ParseUint(f[3], 10, 64)

@@ -88,7 +88,7 @@ type playConn struct {
 	// badOrigin: another site's Origin that is not a valid web origin.
 	origin    string
 	badOrigin bool
-	tornDown                     bool // guarded by mu; no more goroutines may be spawned
+	tornDown  bool // guarded by mu; no more goroutines may be spawned
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
