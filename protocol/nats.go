@@ -255,6 +255,10 @@ type Event struct {
 	RTTMillis float64 `json:"rtt_ms,omitempty"`
 	// Result: ended events of reason game_ended carry the game's result (a JSON object).
 	Result json.RawMessage `json:"result,omitempty"`
+	// Studio and Player: session events of a session joined with a join token carry the
+	// token's studio and player id.
+	Studio string `json:"studio,omitempty"`
+	Player string `json:"player,omitempty"`
 }
 
 // EventHostLost is published by the matchmaker leader when a host's heartbeats stop for the

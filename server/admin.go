@@ -106,6 +106,7 @@ func (s *Server) mountAdmin() {
 	a.handle("GET /v1/admin/regions", a.listRegions)
 	a.handle("POST /v1/admin/regions/{id}/drain", a.drainRegion)
 	a.mountStudios()
+	a.handle("GET /v1/admin/usage", a.usage)
 	s.mux.Handle("/v1/admin/", a)
 }
 

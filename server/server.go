@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgeplay/edgeplay/probe"
@@ -105,6 +106,7 @@ type Server struct {
 
 	resume *resume.Signer
 	limits *clientLimits
+	js     jetstream.JetStream // the usage stream (studio API)
 
 	mu       sync.Mutex
 	conns    map[*playConn]struct{} // guarded by mu
@@ -176,6 +178,9 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	if s.resume, err = resume.NewSigner(secret); err != nil {
 		return nil, err
 	}
+	if s.js, err = jetstream.New(nc); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
 	s.clientMsgs = make(chan *nats.Msg, 8192)
 	s.bySession = map[string]*playConn{}
 	s.quit = make(chan struct{})
@@ -194,6 +199,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	s.mountAdmin()
 	s.mountGames()
 	s.mux.HandleFunc("POST /v1/studio/tokens", s.mintToken)
+	s.mux.HandleFunc("GET /v1/studio/usage", s.studioUsage)
 	if cfg.Web != nil {
 		s.mux.Handle("/", cfg.Web)
 	}

@@ -206,27 +206,13 @@ type tokenResponse struct {
 // token for one player and one game.
 func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if s.cfg.Studios == nil || s.cfg.Tokens == nil {
-		s.studioFail(w, r, errNoStudios)
+	st, keyID, ok := s.studioAuth(w, r)
+	if !ok {
 		return
 	}
-	key := bearer(r)
-	if key == "" {
-		s.studioFail(w, r, protocol.Errorf(protocol.CodeBadAPIKey, "missing header Authorization: Bearer <studio API key>"))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), studioTimeout)
-	defer cancel()
-	st, keyID, err := s.cfg.Studios.Authenticate(ctx, key)
-	if err != nil {
-		if errors.Is(err, studio.ErrBadKey) {
-			s.log.Info("studio API key refused", "remote", r.RemoteAddr, "err", err)
-		}
-		s.studioFail(w, r, err)
-		return
-	}
+	var err error
 	var req studio.MintRequest
-	if err := decodeStrict(r, studioBodyLimit, &req); err != nil {
+	if err = decodeStrict(r, studioBodyLimit, &req); err != nil {
 		s.studioFail(w, r, err)
 		return
 	}

@@ -34,6 +34,7 @@ type Host struct {
 	latency  *sampleRing // frame ready → last RTP packet written, all sessions
 	// inputLatency: an input's arrival → the first frame that reflects it, all sessions.
 	inputLatency *sampleRing
+	usage        *usagePublisher // the sessions' usage records
 
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
@@ -97,6 +98,10 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	h.media = eng
+	if h.usage, err = newUsagePublisher(nc, cfg.ID, log); err != nil {
+		_ = eng.Close()
+		return nil, err
+	}
 
 	for subj, fn := range map[string]nats.MsgHandler{
 		protocol.SubjectReserve(cfg.ID):   h.handleReserve,
@@ -110,6 +115,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 		if err != nil {
 			h.unsubscribe()
 			_ = eng.Close()
+			h.usage.close(context.Background())
 			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
 		}
 		h.subs = append(h.subs, sub)
@@ -119,6 +125,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 	if err := nc.Flush(); err != nil {
 		h.unsubscribe()
 		_ = eng.Close()
+		h.usage.close(context.Background())
 		return nil, fmt.Errorf("nats flush: %w", err)
 	}
 	log.Info("host started", "slots", cfg.Slots, "udp_port", eng.Port(), "encoders", h.encoders,
@@ -163,8 +170,14 @@ func (h *Host) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		h.usage.close(ctx)
 		return fmt.Errorf("host close: %w", ctx.Err())
 	}
+	// The sessions' end records: a few seconds to store them (JetStream unreachable: they
+	// are counted as dropped, and the sessions' last ticks stand).
+	uctx, cancel := context.WithTimeout(ctx, usageFlush)
+	h.usage.close(uctx)
+	cancel()
 	h.heartbeat() // state stopped: the matchmaker forgets this host now rather than after a TTL
 	h.publishEvent(protocol.Event{Kind: "host_stopped"})
 	if err := h.nc.Flush(); err != nil {

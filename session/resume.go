@@ -28,7 +28,7 @@ func (s *Session) away(why string) {
 	if p, ok := s.g.(game.Presence); ok {
 		p.PlayerAway()
 	}
-	s.h.publishEvent(protocol.Event{Kind: "player_away", Session: s.id, Game: s.game, Detail: why})
+	s.h.publishEvent(s.event(protocol.Event{Kind: "player_away", Detail: why}))
 }
 
 // back ends an absence: the player's peer connection is connected again. The next frame is a
@@ -46,7 +46,7 @@ func (s *Session) back(why string) {
 	if p, ok := s.g.(game.Presence); ok {
 		p.PlayerBack()
 	}
-	s.h.publishEvent(protocol.Event{Kind: "player_back", Session: s.id, Game: s.game})
+	s.h.publishEvent(s.event(protocol.Event{Kind: "player_back"}))
 }
 
 func (s *Session) stopGrace() {

@@ -84,6 +84,9 @@ type Session struct {
 	player     atomic.Pointer[protocol.PlayerInfo] // from start: the join token's player; nil without one
 	runGame    func()                              // set by start, called once at the first connection; run loop only
 	studio     string                              // the join token's studio, from the reservation; set before run
+	// usageStart is when the player first connected (zero before), usageLast when the last
+	// usage record was written; run loop only.
+	usageStart, usageLast time.Time
 
 	// Resume (owned by run). gen is the resume generation the player's current connection
 	// carries; awayWhy is set while the player is away, and graceC fires when the grace is
@@ -220,6 +223,10 @@ func (s *Session) run() {
 				if s.State() == StatePlaying {
 					s.sendMediaStats()
 				}
+				if now := time.Now(); !s.usageStart.IsZero() && now.Sub(s.usageLast) >= protocol.UsageTickInterval {
+					s.usageLast = now
+					s.h.usage.put(s.usageRecord(protocol.UsageKindTick, now))
+				}
 			case st := <-s.pcState:
 				switch st {
 				case webrtc.PeerConnectionStateConnected:
@@ -235,7 +242,12 @@ func (s *Session) run() {
 						s.video.RequestKeyframe()
 						s.log.Info("player connected")
 						metrics.SessionsStarted.WithLabelValues(cfg.ID).Inc()
-						s.h.publishEvent(protocol.Event{Kind: "connected", Session: s.id, Game: s.game})
+						s.h.publishEvent(s.event(protocol.Event{Kind: "connected"}))
+						if s.usageStart.IsZero() {
+							s.usageStart, s.usageLast = now, now
+							metrics.StudioSessions.WithLabelValues(studioLabel(s.studio)).Inc()
+							s.h.usage.put(s.usageRecord(protocol.UsageKindStart, now))
+						}
 					} else {
 						s.back("the peer connection is connected again")
 					}
@@ -308,8 +320,44 @@ func (s *Session) end(reason protocol.Reason, detail string) {
 		"inputs", st.InputsApplied, "inputs_invalid", st.InputsInvalid, "inputs_limited", st.InputsLimited,
 		"audio_frames", st.Audio.Frames, "audio_dtx", st.Audio.DTX, "audio_dropped", st.Audio.Dropped,
 		"audio_latency", st.Audio.Latency.Round(10*time.Microsecond))
-	s.h.publishEvent(protocol.Event{Kind: "ended", Session: s.id, Game: s.game, Reason: reason, Detail: detail, Result: result})
+	s.h.publishEvent(s.event(protocol.Event{Kind: "ended", Reason: reason, Detail: detail, Result: result}))
+	if !s.usageStart.IsZero() {
+		now := time.Now()
+		r := s.usageRecord(protocol.UsageKindEnd, now)
+		r.End, r.Reason, r.Result = now.UTC(), reason, result
+		metrics.StudioPlayedSeconds.WithLabelValues(studioLabel(s.studio)).Add(r.Seconds)
+		s.h.usage.put(r)
+	}
 	s.h.heartbeat()
+}
+
+// event fills in a session event's session, game, studio and player.
+func (s *Session) event(ev protocol.Event) protocol.Event {
+	ev.Session, ev.Game, ev.Studio = s.id, s.game, s.studio
+	if p := s.player.Load(); p != nil {
+		ev.Player = p.ID
+	}
+	return ev
+}
+
+// usageRecord is the session's usage as of now (kind start, tick or end).
+func (s *Session) usageRecord(kind string, now time.Time) protocol.UsageRecord {
+	r := protocol.UsageRecord{
+		Kind: kind, Session: s.id, Studio: s.studio, Game: s.game, Region: s.h.cfg.Region, Host: s.h.cfg.ID,
+		Start: s.usageStart.UTC(), Seconds: round(now.Sub(s.usageStart).Seconds(), 3), Time: now.UTC(),
+	}
+	if p := s.player.Load(); p != nil {
+		r.Player = p.ID
+	}
+	return r
+}
+
+// studioLabel is a studio's metric label: "_" for sessions without a join token.
+func studioLabel(studio string) string {
+	if studio == "" {
+		return protocol.NoStudio
+	}
+	return studio
 }
 
 func endText(r protocol.Reason) string {

@@ -32,6 +32,7 @@ const (
 	MaxOriginSize  = 256
 	MaxKeys        = 5 // active API keys per studio: enough to roll one without a gap
 	MaxSessionsCap = 1_000_000
+	MaxWebhookURL  = 512
 )
 
 // Errors. The gateway maps them to the protocol's codes.
@@ -57,9 +58,13 @@ type Studio struct {
 	MaxQueued   int `json:"max_queued"`
 	// Origins are the web origins (scheme://host[:port]) whose pages may embed the player
 	// with this studio's tokens.
-	Origins []string  `json:"origins"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Origins []string `json:"origins"`
+	// WebhookURL receives the studio's session.started and session.ended events (Standard
+	// Webhooks, signed with WebhookSecret); empty: none.
+	WebhookURL    string    `json:"webhook_url,omitempty"`
+	WebhookSecret string    `json:"webhook_secret,omitempty"` // whsec_…, made when a URL is first set
+	Created       time.Time `json:"created"`
+	Updated       time.Time `json:"updated"`
 	// Keys lists the studio's API keys (never the keys themselves); filled on read.
 	Keys []KeyInfo `json:"keys"`
 }
@@ -76,6 +81,7 @@ type Spec struct {
 	MaxSessions *int      `json:"max_sessions,omitempty"`
 	MaxQueued   *int      `json:"max_queued,omitempty"`
 	Origins     *[]string `json:"origins,omitempty"`
+	WebhookURL  *string   `json:"webhook_url,omitempty"` // "" removes it
 }
 
 // apply sets the spec's fields on st and validates the result.
@@ -104,10 +110,22 @@ func (sp Spec) apply(st *Studio) error {
 			}
 		}
 	}
+	if sp.WebhookURL != nil {
+		st.WebhookURL = *sp.WebhookURL
+		if st.WebhookURL != "" && st.WebhookSecret == "" {
+			st.WebhookSecret = newWebhookSecret()
+		}
+	}
 	return st.validate()
 }
 
 func (st *Studio) validate() error {
+	if st.WebhookURL != "" {
+		u, err := url.Parse(st.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(st.WebhookURL) > MaxWebhookURL {
+			return fmt.Errorf("%w: webhook_url: an http or https URL of at most %d bytes, without credentials", ErrInvalid, MaxWebhookURL)
+		}
+	}
 	switch {
 	case strings.TrimSpace(st.Name) == "" || !protocol.ValidTitle(st.Name):
 		return fmt.Errorf("%w: name: 1-%d bytes of UTF-8, no control characters", ErrInvalid, MaxNameSize)

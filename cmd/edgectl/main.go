@@ -44,13 +44,16 @@ Usage:
   edgectl studios keys add STUDIO       another API key (to roll one); printed once
   edgectl studios keys revoke STUDIO KEY
                                         the key mints no more join tokens
+  edgectl usage [--studio S] [--since 24h] [--by game|day|region|studio|player] [-o csv]
+                                        what sessions played (default: each session)
   edgectl version
 
 Flags, before or after the command:
   --server URL    gateway base URL (default $EDGEPLAY_SERVER or http://localhost:8080)
   --token TOKEN   admin token (default $EDGEPLAY_ADMIN_TOKEN; prefer the variable:
                   other users can read command lines)
-  -o table|json   output format (default table); json prints an array of objects
+  -o table|json   output format (default table); json prints an array of objects;
+                  usage also takes csv
                   (events --follow: one object per line)
   --timeout D     request timeout (default 10s; events --follow runs until Ctrl-C)
 
@@ -123,6 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		"regions":  runRegions,
 		"games":    runGames,
 		"studios":  runStudios,
+		"usage":    runUsage,
 	}
 	switch {
 	case cmd == "version":
@@ -177,8 +181,8 @@ func parseCommand(name string, o *options, args []string, maxArgs int, stderr io
 		return nil, fmt.Errorf("%w: %s takes at most %d argument(s), got %s", errUsage, name, maxArgs,
 			strings.Join(positional, " "))
 	}
-	if o.output != "table" && o.output != "json" {
-		return nil, fmt.Errorf("%w: -o must be table or json, not %q", errUsage, o.output)
+	if o.output != "table" && o.output != "json" && (o.output != "csv" || name != "usage") {
+		return nil, fmt.Errorf("%w: -o must be table or json (or csv for usage), not %q", errUsage, o.output)
 	}
 	return positional, nil
 }

@@ -65,6 +65,9 @@ type Config struct {
 	// a gateway, which serves them itself).
 	OpsAddr string
 
+	// Webhooks tunes the gateway's webhook deliveries (the retry schedule); zero: defaults.
+	Webhooks studio.WebhookConfig
+
 	// TURN runs a TURN server in this process (edgeplay turn, up); nil: none. A gateway in
 	// the same process whose Gateway.TURN names no URLs hands out this server's
 	// (turn:RELAYIP:PORT over UDP and TCP, and turns: with TLS), with its secret.
@@ -91,6 +94,7 @@ type App struct {
 	hosts    []*session.Host
 	gw       *server.Server
 	tokens   *studio.Tokens
+	webhooks *studio.Webhooks
 	ln       net.Listener
 	serveErr chan error
 	ops      *opsServer
@@ -135,6 +139,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		default:
 			opts = append(opts, nats.UserInfo(a.nats.Credentials(role)))
 		}
+		if role == natsd.RoleHost {
+			opts = append(opts, nats.CustomInboxPrefix(natsd.HostInbox(hostID)))
+		}
 		if cfg.NATSCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 		}
@@ -171,7 +178,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if hc.Logger == nil {
 			hc.Logger = a.log
 		}
-		h, err := session.New(hc, nc)
+		h, err := session.New(hc, nc) //nolint:contextcheck // the host outlives start-up; Close stops it
 		if err != nil {
 			return a, fmt.Errorf("host %s: %w", hc.ID, err)
 		}
@@ -196,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			gc.Logger = a.log
 		}
 		if gc.Studios == nil {
-			if gc.Studios, gc.Tokens, err = a.openStudios(ctx, nc, cfg.MatchmakerConfig.Replicas, gc.Logger); err != nil {
+			if gc.Studios, gc.Tokens, err = a.openStudios(ctx, nc, cfg.MatchmakerConfig.Replicas, cfg.Webhooks, gc.Logger); err != nil {
 				return a, fmt.Errorf("gateway: %w", err)
 			}
 		}
@@ -246,9 +253,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	return a, nil
 }
 
-// openStudios opens the studio store (its buckets made with replicas copies) and this
-// gateway's join token signer.
-func (a *App) openStudios(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logger) (*studio.Store, *studio.Tokens, error) {
+// openStudios opens the studio store (its buckets made with replicas copies), this
+// gateway's join token signer, and its share of the webhook deliveries.
+func (a *App) openStudios(ctx context.Context, nc *nats.Conn, replicas int, wc studio.WebhookConfig, log *slog.Logger) (*studio.Store, *studio.Tokens, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("studio store: %w", err)
@@ -262,6 +269,16 @@ func (a *App) openStudios(ctx context.Context, nc *nats.Conn, replicas int, log 
 		return nil, nil, err
 	}
 	a.tokens = tk
+	// The usage stream the webhooks read (a matchmaker makes it too; whoever starts first).
+	if err := natsd.EnsureStreams(ctx, nc, replicas); err != nil {
+		return nil, nil, err
+	}
+	if wc.Logger == nil {
+		wc.Logger = log
+	}
+	if a.webhooks, err = studio.StartWebhooks(ctx, js, st, wc); err != nil {
+		return nil, nil, err
+	}
 	return st, tk, nil
 }
 
@@ -329,6 +346,9 @@ func (a *App) Close(ctx context.Context) error {
 			if err := a.gw.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, err)
 			}
+		}
+		if a.webhooks != nil {
+			a.webhooks.Close()
 		}
 		if a.tokens != nil {
 			a.tokens.Close()

@@ -180,3 +180,26 @@ var (
 		Help: "TURN requests refused, by reason (malformed, expired, realm, bad_password, quota, capacity, peer).",
 	}, []string{"reason"})
 )
+
+// Studios (issue 11): usage and join tokens.
+var (
+	UsageRecords = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_usage_records_total", Help: "Usage records the hosts published: stored (acknowledged by JetStream) or dropped (queue full, or unstored at shutdown).",
+	}, []string{"result"})
+	StudioSessions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_studio_sessions_total", Help: "Sessions whose player connected, by studio (\"_\": without a join token).",
+	}, []string{"studio"})
+	StudioPlayedSeconds = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_studio_played_seconds_total", Help: "Seconds played in sessions that ended, by studio (\"_\": without a join token).",
+	}, []string{"studio"})
+	JoinTokens = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_join_tokens_total", Help: "Join tokens minted and joins with a token, by result (minted, redeemed, or the refusal's code), by studio where known.",
+	}, []string{"result", "studio"})
+	WebhookDeliveries = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgeplay_webhook_deliveries_total", Help: "Webhook delivery attempts, by result (delivered, failed).",
+	}, []string{"result"})
+	WebhookLagSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "edgeplay_webhook_lag_seconds", Help: "From a usage record's time to its webhook's successful delivery.",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+	})
+)

@@ -56,6 +56,7 @@ func Permissions(r Role) *server.Permissions {
 		p.Publish = &server.SubjectPermission{Allow: append([]string{
 			"edgeplay.mm.>", "edgeplay.host.*.session.*", "edgeplay.host.*.sessions", "edgeplay.host.*.drain", "edgeplay.host.*.kick",
 			"$KV.EDGEPLAY_STUDIOS.>", "$KV.EDGEPLAY_STUDIO_KEYS.>", "$KV.EDGEPLAY_SIGNING_KEYS.>", "$KV.EDGEPLAY_JOIN_CLAIMS.>",
+			"$JS.ACK." + protocol.StreamUsage + ".>", // the webhook consumer's acknowledgements
 		}, js...)}
 		p.Subscribe = &server.SubjectPermission{Allow: []string{"edgeplay.client.>", "edgeplay.player.>", "edgeplay.events.>", "_INBOX.>"}}
 	case RoleMatchmaker:
@@ -76,18 +77,23 @@ var HostEvents = []string{"host_started", "host_stopped", "host_draining", "host
 // HostPermissions is what the host id may publish and subscribe to: its own heartbeat and
 // subjects, host events, and messages to players. id "*" is any host (the shared host role).
 func HostPermissions(id string) *server.Permissions {
-	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.player." + id + ".>"}
+	pub := []string{protocol.SubjectHeartbeat(id), "edgeplay.player." + id + ".>", "edgeplay.usage.*." + id + ".>"}
 	for _, k := range HostEvents {
 		pub = append(pub, protocol.SubjectEvent(k))
 	}
-	// No _INBOX: a host makes no requests (it answers through the response permission), and
-	// may not read the replies other users get.
+	// Its own inbox only (HostInbox): a host's requests are its JetStream publishes of usage
+	// records, whose acknowledgements come there; it may not read the replies other users get.
 	return &server.Permissions{
 		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
 		Publish:   &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{"edgeplay.host." + id + ".>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"edgeplay.host." + id + ".>", HostInbox(id) + ".>"}},
 	}
 }
+
+// HostInbox is the inbox prefix of host id's connection (nats.CustomInboxPrefix): the only
+// replies it may read. Not under _INBOX, where other users' replies are: the shared host
+// user ("*") may read every host's, and nobody else's.
+func HostInbox(id string) string { return "_HOST_INBOX." + id }
 
 // Server is a running embedded NATS server.
 type Server struct {
@@ -190,7 +196,8 @@ func (s *Server) cleanup() {
 	}
 }
 
-// EnsureStreams creates or updates the events stream (protocol.StreamEvents).
+// EnsureStreams creates or updates the events stream (protocol.StreamEvents) and the usage
+// stream (protocol.StreamUsage).
 func EnsureStreams(ctx context.Context, nc *nats.Conn, replicas int) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -210,6 +217,19 @@ func EnsureStreams(ctx context.Context, nc *nats.Conn, replicas int) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", protocol.StreamEvents, err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              protocol.StreamUsage,
+		Description:       "edgeplay usage: each session's start, latest tick and end record",
+		Subjects:          []string{protocol.SubjectUsageAll},
+		Storage:           jetstream.FileStorage,
+		MaxAge:            protocol.UsageRetention,
+		MaxMsgsPerSubject: 1,
+		Duplicates:        2 * time.Minute,
+		Replicas:          replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", protocol.StreamUsage, err)
 	}
 	return nil
 }
