@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/jointoken"
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/studio"
@@ -99,8 +100,11 @@ func (s *Server) redeem(ctx context.Context, m protocol.Message, redeemer string
 	defer cancel()
 	c, st, err := s.cfg.Tokens.Redeem(ctx, m.Token, m.Game, redeemer)
 	if err != nil {
-		return grant{}, studioError(err)
+		err = studioError(err)
+		metrics.JoinTokens.WithLabelValues(string(protocol.CodeOf(err)), "").Inc()
+		return grant{}, err
 	}
+	metrics.JoinTokens.WithLabelValues("redeemed", st.ID).Inc()
 	return grant{
 		game:   c.Game,
 		player: &protocol.PlayerInfo{Studio: st.ID, ID: c.Player, Name: c.DisplayName, Payload: c.Payload},
@@ -233,6 +237,7 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 		s.studioFail(w, r, err)
 		return
 	}
+	metrics.JoinTokens.WithLabelValues("minted", st.ID).Inc()
 	s.log.Info("join token minted", "studio", st.ID, "key", keyID, "game", c.Game, "player", c.Player, "expires", c.Expires)
 	adminJSON(w, http.StatusOK, tokenResponse{Token: tok, ExpiresAt: c.Expires.UTC(), Studio: st.ID, Game: c.Game, PlayerID: c.Player})
 }

@@ -36,11 +36,12 @@ Usage:
   edgectl kick SESSION                  end a session (reason "kicked"; the player is told)
   edgectl studios [list]                studios, their games, limits, origins and keys
   edgectl studios create NAME [--games a,b] [--max-sessions N] [--max-queued N]
-                  [--origins https://play.example.com,...]
+                  [--origins https://play.example.com,...] [--webhook URL]
                                         a new studio; prints its API key once
   edgectl studios show|delete STUDIO
   edgectl studios update STUDIO [--name N] [--games a,b] [--max-sessions N]
-                  [--max-queued N] [--origins O,...]   change only what is given
+                  [--max-queued N] [--origins O,...] [--webhook URL]
+                                        change only what is given
   edgectl studios keys add STUDIO       another API key (to roll one); printed once
   edgectl studios keys revoke STUDIO KEY
                                         the key mints no more join tokens

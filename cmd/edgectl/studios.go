@@ -21,6 +21,8 @@ type studioJSON struct {
 	MaxSessions int       `json:"max_sessions"`
 	MaxQueued   int       `json:"max_queued"`
 	Origins     []string  `json:"origins"`
+	Webhook     string    `json:"webhook_url"`
+	Secret      string    `json:"webhook_secret"`
 	Created     time.Time `json:"created"`
 	Keys        []keyJSON `json:"keys"`
 }
@@ -48,6 +50,7 @@ func runStudios(ctx context.Context, o *options, args []string, stdout, stderr i
 	// The settings flags of create and update; only those given are sent.
 	var (
 		name, games, origins  string
+		webhook               string
 		maxSessions, maxQueue int
 		set                   = map[string]bool{}
 	)
@@ -57,6 +60,7 @@ func runStudios(ctx context.Context, o *options, args []string, stdout, stderr i
 		fs.IntVar(&maxSessions, "max-sessions", 0, "most concurrent sessions (0: no limit)")
 		fs.IntVar(&maxQueue, "max-queued", 0, "most queued tickets (0: no limit)")
 		fs.StringVar(&origins, "origins", "", "web origins that may embed its player, comma-separated, e.g. https://play.example.com")
+		fs.StringVar(&webhook, "webhook", "", "URL that receives its session.started and session.ended webhooks (\"\": none)")
 	}
 	var (
 		pos []string
@@ -115,6 +119,9 @@ func runStudios(ctx context.Context, o *options, args []string, stdout, stderr i
 		if set["max-queued"] {
 			m["max_queued"] = maxQueue
 		}
+		if set["webhook"] {
+			m["webhook_url"] = webhook
+		}
 		b, _ := json.Marshal(m)
 		return b
 	}
@@ -152,7 +159,7 @@ func runStudios(ctx context.Context, o *options, args []string, stdout, stderr i
 			raw, _, err = c.getJSON(ctx, path, nil)
 		} else {
 			if len(set) == 0 {
-				return fmt.Errorf("%w: studios update needs a setting to change (--name, --games, --max-sessions, --max-queued, --origins)", errUsage)
+				return fmt.Errorf("%w: studios update needs a setting to change (--name, --games, --max-sessions, --max-queued, --origins, --webhook)", errUsage)
 			}
 			raw, _, err = c.readJSON(c.do(ctx, http.MethodPatch, path, nil, spec()))
 		}
@@ -225,9 +232,13 @@ func printStudio(w io.Writer, o *options, raw []byte) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("the gateway sent a malformed studio: %w", err)
 	}
-	fmt.Fprintf(w, "studio    %s\nname      %s\ngames     %s\nsessions  %s\nqueued    %s\norigins   %s\ncreated   %s\n",
+	fmt.Fprintf(w, "studio    %s\nname      %s\ngames     %s\nsessions  %s\nqueued    %s\norigins   %s\nwebhook   %s\n",
 		s.ID, s.Name, listOrAny(s.Games), limit(s.MaxSessions), limit(s.MaxQueued),
-		orDash(strings.Join(s.Origins, " ")), s.Created.Format(time.RFC3339))
+		orDash(strings.Join(s.Origins, " ")), orDash(s.Webhook))
+	if s.Secret != "" {
+		fmt.Fprintf(w, "secret    %s\n", s.Secret)
+	}
+	fmt.Fprintf(w, "created   %s\n", s.Created.Format(time.RFC3339))
 	if len(s.Keys) == 0 {
 		_, err := fmt.Fprintln(w, "keys      none")
 		return err
