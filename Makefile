@@ -47,6 +47,7 @@ race: test
 bench: build examples
 	@scripts/deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./input/ ./game/... ./encoder/ ./gameproc/ ./jointoken/ ./studio/
+	$(GO) run ./cmd/edgebench studio -records 1000000 -webhooks 10000
 	$(GO) run ./cmd/edgebench games -demo-cmd "bin/edgeplay demo-game" -c-cmd bin/examples/paddle
 	$(GO) run ./cmd/edgebench density -audio=false -game-cmd "bin/edgeplay demo-game"
 	$(GO) run ./cmd/edgebench encoder

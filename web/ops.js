@@ -9,7 +9,7 @@ const REFUSED = "the admin token was refused";
 const DISABLED = "the admin API is off on this gateway: start it with an admin token (EDGEPLAY_ADMIN_TOKEN)";
 
 // State for tests and for the curious: the latest answers of the API.
-const ops = { hosts: [], sessions: [], regions: [], events: [], error: null, loggedIn: false, streaming: false };
+const ops = { hosts: [], sessions: [], regions: [], studios: [], events: [], error: null, loggedIn: false, streaming: false };
 window.edgeplayOps = ops;
 
 const $ = (id) => document.getElementById(id);
@@ -39,6 +39,7 @@ async function api(method, path, body) {
   } catch (err) {
     throw new APIError(0, "network", `cannot reach the gateway: ${err.message}`);
   }
+  if (resp.status === 204) return null;
   if (resp.ok) return resp.json();
   throw await errorOf(resp);
 }
@@ -101,6 +102,7 @@ async function login(t) {
     renderHosts(hosts);
     poll(gen);
     follow(gen);
+    loadStudios(gen);
   } catch (err) {
     if (gen !== generation) return;
     if (err.status === 401 || err.code === "admin_disabled") {
@@ -125,6 +127,7 @@ function logout(message) {
   streamAbort?.abort();
   streamAbort = null;
   ops.streaming = false;
+  hideKey();
   showLogin(message);
   if (!message) setMessage(null);
 }
@@ -389,8 +392,9 @@ function renderSessions(sessions) {
   $("sessions-empty").hidden = sessions.length > 0;
 }
 
-// act runs a command, shows its answer or error, and refreshes the tables at once.
-async function act(button, method, path, body, describe) {
+// act runs a command, shows its answer (describe's text) or error, and refreshes at once: the
+// polled tables, or what refresh loads.
+async function act(button, method, path, body, describe, refresh = poll) {
   const gen = generation;
   button.disabled = true;
   try {
@@ -399,13 +403,115 @@ async function act(button, method, path, body, describe) {
     actionMessage(describe(answer), "info");
   } catch (err) {
     if (gen !== generation) return;
-    if (err.status === 401 || err.code === "admin_disabled") showError(err);
-    else actionMessage(err.message, "error");
+    commandError(err);
   } finally {
     button.disabled = false;
   }
-  if (gen === generation) poll(gen);
+  if (gen === generation) refresh(gen);
 }
+
+// commandError shows the error of a click's request; a refused token logs out.
+function commandError(err) {
+  if (err.status === 401 || err.code === "admin_disabled") showError(err);
+  else actionMessage(err.message, "error");
+}
+
+// ---- studios ----
+// The studio list changes only through commands: it is loaded at login, after each studio
+// command and on Refresh, not polled.
+
+let studiosSeq = 0; // only the latest load renders
+
+async function loadStudios(gen = generation) {
+  const seq = ++studiosSeq;
+  try {
+    const { studios } = await api("GET", "/v1/admin/studios");
+    if (gen === generation && seq === studiosSeq) renderStudios(studios);
+  } catch (err) {
+    if (gen === generation) commandError(err);
+  }
+}
+
+function button(text, cls, action, onClick) {
+  const b = Object.assign(document.createElement("button"), { type: "button", className: `btn small ${cls}`, textContent: text });
+  b.dataset.action = action;
+  b.addEventListener("click", () => onClick(b));
+  return b;
+}
+
+function renderStudios(studios) {
+  if (!Array.isArray(studios)) return;
+  ops.studios = studios;
+  $("studios").tBodies[0].replaceChildren(...studios.map(studioRow));
+  $("studios-count").textContent = String(studios.length);
+  $("studios-empty").hidden = studios.length > 0;
+}
+
+function studioRow(s) {
+  const path = `/v1/admin/studios/${encodeURIComponent(s.id)}`;
+  const who = `${s.name} (${s.id})`;
+  const limit = (n) => (n ? String(n) : "no limit");
+  const keys = s.keys ?? [];
+  const tr = document.createElement("tr");
+  tr.dataset.studio = s.id;
+  tr.append(cell(s.id, "mono"), cell(s.name), cell(s.games?.length ? s.games.join(", ") : "any"),
+    cell(limit(s.max_sessions), "num"), cell(limit(s.max_queued), "num"), cell(s.origins?.join(", ") || "-"),
+    cell(String(keys.length), "num"));
+  const list = cell("", "keys");
+  for (const k of keys) {
+    const line = document.createElement("div");
+    line.dataset.key = k.id;
+    line.append(Object.assign(document.createElement("span"), { className: "mono", textContent: `${k.id} …${k.last4}` }), button("Revoke", "bad", "revoke", (b) => {
+      if (!confirm(`Revoke key ${k.id} …${k.last4} of ${who}? It mints no more tokens, and its unused tokens stop working.`)) return;
+      act(b, "DELETE", `${path}/keys/${encodeURIComponent(k.id)}`, undefined, () => `key ${k.id} of ${s.id} revoked`, loadStudios);
+    }));
+    list.append(line);
+  }
+  const actions = cell("", "actions");
+  actions.append(
+    button("Add key", "", "add-key", (b) => act(b, "POST", `${path}/keys`, undefined, (r) => {
+      showKey(who, r.api_key);
+      return `key ${r.key.id} added to ${s.id}`;
+    }, loadStudios)),
+    button("Delete", "bad", "delete", (b) => {
+      if (!confirm(`Delete studio ${who}? Its keys and unused join tokens stop working.`)) return;
+      act(b, "DELETE", path, undefined, () => `studio ${s.id} deleted`, loadStudios);
+    }));
+  tr.append(list, actions);
+  return tr;
+}
+
+// showKey shows a new API key: the API answers it this once.
+function showKey(who, key) {
+  $("new-key-for").textContent = who;
+  $("new-key-value").textContent = key;
+  $("new-key").hidden = false;
+}
+
+function hideKey() {
+  $("new-key").hidden = true;
+  $("new-key-value").textContent = "";
+}
+
+$("new-key-dismiss").addEventListener("click", hideKey);
+$("studios-refresh").addEventListener("click", () => loadStudios());
+
+$("studio-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const list = (id) => $(id).value.split(",").map((v) => v.trim()).filter(Boolean);
+  const spec = { name: $("studio-name").value.trim(), games: list("studio-games"), origins: list("studio-origins") };
+  for (const [field, id] of [["max_sessions", "studio-max-sessions"], ["max_queued", "studio-max-queued"]]) {
+    const n = $(id).valueAsNumber;
+    if (!isNaN(n)) spec[field] = n;
+  }
+  const webhook = $("studio-webhook").value.trim();
+  if (webhook) spec.webhook_url = webhook;
+  act($("studio-create"), "POST", "/v1/admin/studios", spec, (r) => {
+    showKey(`${r.studio.name} (${r.studio.id})`, r.api_key);
+    $("studio-form").reset();
+    return `studio ${r.studio.id} created`;
+  }, loadStudios);
+});
 
 // ---- event feed ----
 
