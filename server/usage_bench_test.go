@@ -35,8 +35,10 @@ func BenchmarkReadUsage(b *testing.B) {
 	js, _ := jetstream.New(nc)
 	const n = 100_000
 	for i := range n {
-		r := protocol.UsageRecord{Kind: "end", Session: fmt.Sprintf("%016x", i), Studio: fmt.Sprintf("st-%02d", i%10), Player: "p",
-			Game: "paddle", Region: "dxb-1", Host: "h1", Start: time.Now(), End: time.Now(), Seconds: 60, Reason: "player_left", Time: time.Now()}
+		r := protocol.UsageRecord{
+			Kind: "end", Session: fmt.Sprintf("%016x", i), Studio: fmt.Sprintf("st-%02d", i%10), Player: "p",
+			Game: "paddle", Region: "dxb-1", Host: "h1", Start: time.Now(), End: time.Now(), Seconds: 60, Reason: "player_left", Time: time.Now(),
+		}
 		data, _ := json.Marshal(r)
 		if _, err := js.PublishAsync(protocol.SubjectUsage(r.Studio, r.Host, r.Session, r.Kind), data); err != nil {
 			b.Fatal(err)

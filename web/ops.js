@@ -467,7 +467,8 @@ function studioRow(s) {
     }));
     list.append(line);
   }
-  const actions = cell("", "actions");
+  const actions = document.createElement("div"); // not a flex td: the row may be taller
+  actions.className = "actions";
   actions.append(
     button("Add key", "", "add-key", (b) => act(b, "POST", `${path}/keys`, undefined, (r) => {
       showKey(who, r.api_key);
@@ -477,7 +478,8 @@ function studioRow(s) {
       if (!confirm(`Delete studio ${who}? Its keys and unused join tokens stop working.`)) return;
       act(b, "DELETE", path, undefined, () => `studio ${s.id} deleted`, loadStudios);
     }));
-  tr.append(list, actions);
+  tr.append(list, document.createElement("td"));
+  tr.lastChild.append(actions);
   return tr;
 }
 
