@@ -436,3 +436,30 @@ func TestRedeemFailsClosed(t *testing.T) {
 		t.Error("authenticate with the store unreachable succeeded")
 	}
 }
+
+// Signing keys rotate by themselves: a gateway that restarts signs with a new key, and the
+// tokens its old key signed still join until they expire.
+func TestSigningKeyRotation(t *testing.T) {
+	s, old, st, keyID, _ := tokenSetup(t)
+	tok, _, err := old.Mint(st, keyID, MintRequest{Game: "paddle", PlayerID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close() // the gateway restarts
+	next, err := NewTokens(ctxFor(t), s, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if next.KeyID() == old.KeyID() {
+		t.Fatal("the restarted gateway signs with the same key")
+	}
+	if _, _, err := next.Redeem(ctxFor(t), tok, "paddle", "j1"); err != nil {
+		t.Errorf("a token of the previous key: %v, want accepted", err)
+	}
+	fresh, _, _ := next.Mint(st, keyID, MintRequest{Game: "paddle", PlayerID: "p"})
+	kid, _ := jointoken.KeyID(fresh)
+	if kid != next.KeyID() {
+		t.Errorf("minted with %q, want the new key %q", kid, next.KeyID())
+	}
+}
