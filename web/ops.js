@@ -461,7 +461,8 @@ function studioRow(s) {
   for (const k of keys) {
     const line = document.createElement("div");
     line.dataset.key = k.id;
-    line.append(Object.assign(document.createElement("span"), { className: "mono", textContent: `${k.id} …${k.last4}` }), button("Revoke", "bad", "revoke", (b) => {
+    const name = Object.assign(document.createElement("span"), { className: "mono", textContent: `${k.id} …${k.last4}` });
+    line.append(name, button("Revoke", "bad", "revoke", (b) => {
       if (!confirm(`Revoke key ${k.id} …${k.last4} of ${who}? It mints no more tokens, and its unused tokens stop working.`)) return;
       act(b, "DELETE", `${path}/keys/${encodeURIComponent(k.id)}`, undefined, () => `key ${k.id} of ${s.id} revoked`, loadStudios);
     }));
@@ -478,8 +479,9 @@ function studioRow(s) {
       if (!confirm(`Delete studio ${who}? Its keys and unused join tokens stop working.`)) return;
       act(b, "DELETE", path, undefined, () => `studio ${s.id} deleted`, loadStudios);
     }));
-  tr.append(list, document.createElement("td"));
-  tr.lastChild.append(actions);
+  const last = cell("");
+  last.append(actions);
+  tr.append(list, last);
   return tr;
 }
 
