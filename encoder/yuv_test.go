@@ -337,9 +337,11 @@ func TestYUVMatchesRGBA(t *testing.T) {
 					}
 					// Frame by frame the two streams' rate control differs by up to 3.5 dB
 					// either way; on average the YUV pictures, with more luma detail at colour
-					// edges, measured 1.0–1.4 dB below.
-					if mr, my := sumR/frames, sumY/frames; my < mr-2 {
-						t.Errorf("the YUV stream decodes at %.1f dB on average, the RGBA one at %.1f: want within 2 dB", my, mr)
+					// edges, measured 1.0–2.3 dB below (H.264 NV12 720p → 360p the most; x264's
+					// threads make a run differ from the next by a few tenths). A wrong matrix
+					// or plane costs ten and more.
+					if mr, my := sumR/frames, sumY/frames; my < mr-3 {
+						t.Errorf("the YUV stream decodes at %.1f dB on average, the RGBA one at %.1f: want within 3 dB", my, mr)
 					}
 				})
 			}
