@@ -186,8 +186,8 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	go func() { //nolint:contextcheck // see above
 		defer s.untrack(c)
 		defer metrics.PlayersConnected.Dec()
-		c.readLoop()
-		c.teardown()
+		c.contain("connection", c.readLoop)
+		c.contain("connection teardown", c.teardown)
 	}()
 }
 
@@ -291,6 +291,9 @@ func (c *playConn) readLoop() {
 
 // dispatch acts on one valid message; it reports whether reading should stop.
 func (c *playConn) dispatch(m protocol.Message) bool {
+	if hook := dispatchHookForTest; hook != nil {
+		hook(m)
+	}
 	switch m.Type {
 	case protocol.TypeJoin:
 		c.mu.Lock()
@@ -301,7 +304,7 @@ func (c *playConn) dispatch(m protocol.Message) bool {
 			c.sendErr(protocol.Errorf(protocol.CodeBadState, "already joined"), 0)
 			return false
 		}
-		c.wg.Go(func() { c.join(m) })
+		c.wg.Go(func() { c.contain("join", func() { c.join(m) }) })
 	case protocol.TypeResume:
 		c.mu.Lock()
 		already := c.joined
@@ -328,7 +331,7 @@ func (c *playConn) dispatch(m protocol.Message) bool {
 		// (no subscription, no map entry), and no other goroutine reads c.id yet. (c.log keeps
 		// the welcome's id: the writer may be using it; resume's lines name the session.)
 		c.id = tok.Session
-		c.wg.Go(func() { c.resumeSession(tok) })
+		c.wg.Go(func() { c.contain("resume", func() { c.resumeSession(tok) }) })
 	case protocol.TypeICERestart:
 		host := c.hostID()
 		if host == "" {

@@ -327,7 +327,7 @@ func (s *Server) dispatch() {
 			}
 			s.mu.Unlock()
 			for _, c := range conns {
-				c.checkQueue()
+				c.contain("queue check", c.checkQueue)
 			}
 		case msg := <-s.clientMsgs:
 			session := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
@@ -335,7 +335,7 @@ func (s *Server) dispatch() {
 			c := s.bySession[session]
 			s.mu.Unlock()
 			if c != nil {
-				c.fromHost(msg)
+				c.contain("host message", func() { c.fromHost(msg) })
 			}
 		}
 	}

@@ -111,7 +111,7 @@ func New(cfg Config, nc *nats.Conn) (*Host, error) {
 
 		protocol.SubjectHostSessions(cfg.ID): h.handleSessions, // admin.go
 	} {
-		sub, err := nc.Subscribe(subj, fn)
+		sub, err := nc.Subscribe(subj, h.containHandler(subj, fn))
 		if err != nil {
 			h.unsubscribe()
 			_ = eng.Close()

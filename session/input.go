@@ -14,7 +14,7 @@ func (s *Session) addInputChannel(label string, init *webrtc.DataChannelInit) (*
 	if err != nil {
 		return nil, fmt.Errorf("create data channel %s: %w", label, err)
 	}
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) { s.onInput(msg) })
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) { s.contain("input", func() { s.onInput(msg) }) })
 	return dc, nil
 }
 

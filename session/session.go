@@ -189,6 +189,11 @@ const mediaStatsInterval = time.Second
 // run is the session's loop; it owns every resource of the session and releases all of them
 // before it returns.
 func (s *Session) run() {
+	defer func() {
+		if v := recover(); v != nil { // a bug in this session's loop ends it, not the host
+			s.afterPanic(v)
+		}
+	}()
 	cfg := s.h.cfg
 	reserve := time.NewTimer(cfg.ReserveTimeout)
 	defer reserve.Stop()

@@ -227,16 +227,16 @@ func (s *Session) start() error {
 	// reservation holds only the PeerConnection, so a player who never connects costs next
 	// to nothing (issue 11), and the game's first frame is the one the player sees.
 	s.runGame = func() {
-		s.pipeline.Go(func() { s.playGame(ctx, g, video, cfg.ID) })
+		s.goPipeline("game", func() { s.playGame(ctx, g, video, cfg.ID) })
 	}
-	s.pipeline.Go(func() {
+	s.goPipeline("video", func() {
 		if err := video.Run(ctx); err != nil {
 			s.log.Error("video stopped", "err", err)
 			s.stop(protocol.ReasonError)
 		}
 	})
 	if audio != nil {
-		s.pipeline.Go(func() {
+		s.goPipeline("audio", func() {
 			if err := audio.Run(ctx); err != nil {
 				s.log.Error("audio stopped", "err", err)
 				s.stop(protocol.ReasonError)

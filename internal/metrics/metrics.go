@@ -203,3 +203,8 @@ var (
 		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
 	})
 )
+
+// Panics counts panics recovered (a session, a connection, a handler): the process carried on.
+var Panics = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "edgeplay_panics_total", Help: "Panics recovered, by where (session, game, video, audio, input, a NATS subject, connection, …): the process carried on.",
+}, []string{"where"})

@@ -182,6 +182,9 @@ func (p *Player) Accept(ctx context.Context, offer string) error {
 	return p.waitConnected(ctx)
 }
 
+// Answer answers offer without waiting for the connection (Accept waits).
+func (p *Player) Answer(offer string) error { return p.answer(offer) }
+
 // ServerError is an "error" or "ended" message received instead of what was expected.
 type ServerError struct{ Msg protocol.Message }
 
