@@ -121,8 +121,14 @@ func (s *Session) answer(m protocol.Message) (protocol.Reason, string, bool) {
 	}
 	if err != nil {
 		s.log.Info("bad answer", "err", err)
+		if s.peer.SignalingState() != webrtc.SignalingStateHaveLocalOffer || s.peer.RemoteDescription() != nil {
+			// Applied in part: this peer connection takes no other answer. End now rather
+			// than hold the slot until the reservation times out.
+			s.sendError(protocol.Errorf(protocol.CodeBadSDP, "the answer could not be applied; the session ends"))
+			return protocol.ReasonError, "bad answer: " + err.Error(), true
+		}
 		s.sendError(protocol.Errorf(protocol.CodeBadSDP, "the answer could not be applied"))
-		return "", "", false
+		return "", "", false // nothing changed: the offer still waits for an answer
 	}
 	c, _ := s.video.Codec()
 	s.log.Debug("answer applied", "codec", c.Name)

@@ -46,6 +46,9 @@ type Options struct {
 	// Probe measures the RTT to every region in welcome before joining (as the browser does)
 	// and sends the signed results; base is the gateway URL.
 	Probe bool
+	// BadAnswerFirst, when set, makes the player send BadAnswerFirst(its answer) before its
+	// answer (a client with a bug, or an attacker).
+	BadAnswerFirst func(sdp string) string
 	// Codecs are the video codecs the player accepts, by MIME type (webrtc.MimeTypeVP8, …);
 	// empty accepts pion's defaults (H.264, VP8, VP9, AV1, …), as a browser would.
 	Codecs []string
@@ -283,6 +286,11 @@ func (p *Player) answer(sdp string) error {
 	defer close(answered)
 	if err := pc.SetLocalDescription(ans); err != nil {
 		return err
+	}
+	if bad := p.opts.BadAnswerFirst; bad != nil {
+		if err := p.SendJSON(protocol.Message{Type: protocol.TypeAnswer, SDP: bad(ans.SDP)}); err != nil {
+			return err
+		}
 	}
 	return p.SendJSON(protocol.Message{Type: protocol.TypeAnswer, SDP: ans.SDP})
 }
