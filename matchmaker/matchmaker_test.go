@@ -626,3 +626,51 @@ func TestStudioQuota(t *testing.T) {
 		t.Fatal("the studio's waiting ticket was not placed after its session ended")
 	}
 }
+
+// A join that can never be placed (no host offers its game) is refused without a
+// ticket_created event; a real one has its event.
+func TestNoEventForUnplaceableJoin(t *testing.T) {
+	_, connect := startNATS(t)
+	m, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, connect("mm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitLeader(t, m)
+	hostConn, client := connect("hosts"), connect("gateway")
+	h := newFakeHost(t, hostConn, "a", 1)
+	h.beat(t, protocol.HostReady)
+	waitHosts(t, m, 1)
+	created := make(chan string, 4)
+	sub, err := client.Subscribe(protocol.SubjectEvent("ticket_created"), func(msg *nats.Msg) {
+		var ev protocol.Event
+		_ = json.Unmarshal(msg.Data, &ev)
+		created <- ev.Session
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := client.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if r := place(t, client, "nogame", "chess"); r.OK || r.Code != protocol.CodeUnknownGame {
+		t.Fatalf("unknown game: %+v", r)
+	}
+	if r := place(t, client, "real", "demo"); !r.OK {
+		t.Fatalf("demo: %+v", r)
+	}
+	select {
+	case s := <-created:
+		if s != "real" {
+			t.Fatalf("ticket_created for %q, want only the placeable join's", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ticket_created for the placed join")
+	}
+	select {
+	case s := <-created:
+		t.Errorf("another ticket_created, for %q", s)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -104,39 +104,47 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 		return
 	}
 	t := &ticket{req: req, since: now, rtt: rtt}
+	created := func() { // once the ticket is real: placed, or queued
+		if !req.Resubmit || verifyAt == now {
+			m.publishEvent(protocol.Event{Kind: "ticket_created", Session: req.Session, Game: req.Game, Studio: req.Studio})
+		}
+	}
 	if req.Resubmit && verifyAt != now {
 		t.since = req.Since // re-submitted after a failover: keep its age
-	} else {
-		m.publishEvent(protocol.Event{Kind: "ticket_created", Session: req.Session, Game: req.Game})
 	}
 	if !l.waiting(req.Game) && !l.studioFull(t) {
 		err := l.place(t, msg)
 		if err == nil {
+			created()
 			l.direct[req.Session] = t
 			return // answered when the reservation settles
 		}
 		if protocol.CodeOf(err) != protocol.CodeNoFreeHost {
+			// A join that can never be placed (no host has the game): refused, and no event.
 			metrics.Placements.WithLabelValues("error").Inc()
 			respondReply(msg, protocol.FailReply(err))
 			return
 		}
 	}
-	l.queueTicket(t, msg)
+	if l.queueTicket(t, msg) {
+		created()
+	}
 }
 
-// queueTicket puts a new ticket in its game's queue and answers its request with the position.
-func (l *leaderState) queueTicket(t *ticket, msg *nats.Msg) {
+// queueTicket puts a new ticket in its game's queue and answers its request with the
+// position; false when it was refused (the queue or the studio's quota is full).
+func (l *leaderState) queueTicket(t *ticket, msg *nats.Msg) bool {
 	m, req := l.m, t.req
 	if len(l.queues[req.Game]) >= m.cfg.MaxQueue {
 		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeNoFreeHost, "no free host, and the queue is full")))
-		return
+		return false
 	}
 	if req.Studio != "" && req.StudioMaxQueued > 0 && l.studioQueued[req.Studio] >= req.StudioMaxQueued {
 		metrics.Rejected.WithLabelValues("studio_quota").Inc()
 		m.log.Info("ticket refused: the studio's queue quota", "session", req.Session, "studio", req.Studio, "max_queued", req.StudioMaxQueued)
 		respondReply(msg, protocol.FailReply(protocol.Errorf(protocol.CodeQuotaExceeded,
 			"the game's publisher has its maximum of %d players waiting; try again later", req.StudioMaxQueued)))
-		return
+		return false
 	}
 	l.enqueue(t)
 	metrics.Placements.WithLabelValues("queued").Inc()
@@ -148,6 +156,7 @@ func (l *leaderState) queueTicket(t *ticket, msg *nats.Msg) {
 		Detail: fmt.Sprintf("position %d, eta %d s", r.Position, r.ETA),
 	})
 	respondReply(msg, r)
+	return true
 }
 
 // enqueue inserts t in Since order (a re-submitted ticket goes back where it was).

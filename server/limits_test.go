@@ -264,3 +264,35 @@ func TestQueuedPerClient(t *testing.T) {
 		t.Fatal("the refused ticket was not cancelled")
 	}
 }
+
+// A message must arrive whole within MessageTimeout: a client that sends the start of a large
+// message and then only answers pings is cut off.
+func TestSlowMessageIsCut(t *testing.T) {
+	e := newLimitEnv(t, Config{PingInterval: 100 * time.Millisecond, MessageTimeout: 500 * time.Millisecond})
+	ws, _ := e.dial(t)
+	w, err := ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(`{"type":"join","game":"` + strings.Repeat("a", 8<<10))); err != nil { // frames go out; the message stays open
+		t.Fatal(err)
+	}
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { // reads, so the client answers the gateway's pings
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-closed:
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("cut after %v", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a message held open while answering pings was not cut off")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -191,6 +192,12 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// isTimeout reports whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // joinExpired closes a socket that has sent neither join nor resume; it runs on the timer's
 // goroutine.
 func (c *playConn) joinExpired() {
@@ -241,8 +248,19 @@ func (c *playConn) readLoop() {
 	deadline := 3 * c.s.cfg.PingInterval
 	c.ws.SetReadLimit(hardReadLimit)
 	_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
-	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(deadline)) })
+	// A pong moves the deadline on, but never past the end of the message being read: a
+	// message must arrive whole within MessageTimeout, pongs or not (a client sending one
+	// byte of a large message at a time while answering pings would hold its reader forever).
+	var msgEnd time.Time // zero between messages; the reader's only
+	c.ws.SetPongHandler(func(string) error {
+		d := time.Now().Add(deadline)
+		if !msgEnd.IsZero() && msgEnd.Before(d) {
+			d = msgEnd
+		}
+		return c.ws.SetReadDeadline(d)
+	})
 	for {
+		msgEnd = time.Time{}
 		kind, rd, err := c.ws.NextReader()
 		if err != nil {
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
@@ -253,11 +271,18 @@ func (c *playConn) readLoop() {
 		if c.isDone() {
 			return // closing: a client that ignores our Close frame does not keep the reader
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
+		msgEnd = time.Now().Add(c.s.cfg.MessageTimeout)
+		_ = c.ws.SetReadDeadline(msgEnd)
 		data, err := io.ReadAll(io.LimitReader(rd, protocol.MaxMessageSize+1))
 		if err != nil {
+			if isTimeout(err) {
+				c.log.Info("a message did not arrive whole in time; closing", "timeout", c.s.cfg.MessageTimeout)
+				metrics.Rejected.WithLabelValues("slow_message").Inc()
+			}
 			return
 		}
+		msgEnd = time.Time{}
+		_ = c.ws.SetReadDeadline(time.Now().Add(deadline))
 		if len(data) > protocol.MaxMessageSize {
 			c.log.Info("oversized message; closing", "limit", protocol.MaxMessageSize)
 			c.sendErr(protocol.Errorf(protocol.CodeMessageTooLarge, "message is larger than %d bytes", protocol.MaxMessageSize),

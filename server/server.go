@@ -38,6 +38,9 @@ type Config struct {
 	// PingInterval is how often the websocket is pinged; a connection without a pong for
 	// 3 intervals is closed. Default 10 s.
 	PingInterval time.Duration
+	// MessageTimeout bounds the reading of one websocket message, from its first frame to its
+	// last, whatever pings and pongs come between; default 10 s.
+	MessageTimeout time.Duration
 	// MessageRate and MessageBurst bound each player's websocket messages; default 20/s, 40.
 	MessageRate  float64
 	MessageBurst int
@@ -151,6 +154,9 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	}
 	if cfg.ResumeTTL == 0 {
 		cfg.ResumeTTL = 24 * time.Hour
+	}
+	if cfg.MessageTimeout == 0 {
+		cfg.MessageTimeout = 10 * time.Second
 	}
 	if cfg.JoinTimeout == 0 {
 		cfg.JoinTimeout = DefaultJoinTimeout
