@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgeplay/edgeplay/internal/metrics"
+	"github.com/edgeplay/edgeplay/protocol"
 )
 
 // Fairness limits on the player websocket (issue 11): players without a join token are
@@ -153,4 +156,25 @@ func (l *clientLimits) unqueue(client netip.Prefix) {
 	} else {
 		delete(l.queued, client)
 	}
+}
+
+// limitProbes holds the RTT probe endpoint to the same caps as the player sockets: at most
+// MaxConnsPerClient probes at once per client (a page probes each data center once, in
+// parallel) and MaxConns in all; past them 429 too_many_connections (the page measures
+// without that data center).
+func (s *Server) limitProbes(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var client netip.Prefix
+		if a := s.clientAddr(r); a.IsValid() {
+			client = clientKey(a)
+		}
+		if ok, _ := s.probes.admit(client, s.cfg.MaxConnsPerClient, s.cfg.MaxConns); !ok {
+			metrics.Rejected.WithLabelValues("probes").Inc()
+			adminJSON(w, http.StatusTooManyRequests, adminError{Code: protocol.CodeTooManyConnections, Message: "too many RTT probes at once from your network"})
+			return
+		}
+		defer s.probes.closed()
+		defer s.probes.uncount(client)
+		h.ServeHTTP(w, r)
+	})
 }

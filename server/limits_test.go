@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgeplay/edgeplay/internal/natsd"
+	"github.com/edgeplay/edgeplay/probe"
 	"github.com/edgeplay/edgeplay/protocol"
 	"github.com/edgeplay/edgeplay/studio"
 )
@@ -294,5 +295,26 @@ func TestSlowMessageIsCut(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a message held open while answering pings was not cut off")
+	}
+}
+
+// RTT probes are held to the per-client cap too: past it, 429 too_many_connections.
+func TestProbeLimits(t *testing.T) {
+	ph := probe.NewHandler(probe.HandlerConfig{Key: []byte(strings.Repeat("k", 32)), Regions: map[string]time.Duration{"r1": 0}})
+	e := newLimitEnv(t, Config{MaxConnsPerClient: 1, Probe: ph})
+	u := strings.Replace(e.url, "/v1/play", "/v1/probe?region=r1&session=0123456789abcdef", 1)
+	first, _, err := websocket.DefaultDialer.Dial(u, nil) // holds its probe open: it never answers a ping
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	_, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a second probe from the client: %v %v, want 429", resp, err)
+	}
+	resp.Body.Close()
+	// A player socket is counted apart: still admitted.
+	if _, m := e.dial(t); m.Type != protocol.TypeWelcome {
+		t.Fatalf("a player socket beside a probe: %+v", m)
 	}
 }

@@ -109,6 +109,7 @@ type Server struct {
 
 	resume *resume.Signer
 	limits *clientLimits
+	probes *clientLimits // the RTT probes' sockets, counted apart from the players'
 	js     jetstream.JetStream // the usage stream (studio API)
 
 	mu       sync.Mutex
@@ -172,7 +173,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, nc: nc, log: cfg.Logger.With("role", "gateway"), conns: map[*playConn]struct{}{},
-		limits: newClientLimits(),
+		limits: newClientLimits(), probes: newClientLimits(),
 	}
 	secret := cfg.ResumeSecret
 	if len(secret) == 0 {
@@ -199,7 +200,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	if cfg.Probe != nil {
-		s.mux.Handle("GET /v1/probe", cfg.Probe)
+		s.mux.Handle("GET /v1/probe", s.limitProbes(cfg.Probe))
 	}
 	s.mux.Handle("GET /metrics", promhttp.Handler())
 	s.mountAdmin()
