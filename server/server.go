@@ -109,7 +109,7 @@ type Server struct {
 
 	resume *resume.Signer
 	limits *clientLimits
-	probes *clientLimits // the RTT probes' sockets, counted apart from the players'
+	probes *clientLimits       // the RTT probes' sockets, counted apart from the players'
 	js     jetstream.JetStream // the usage stream (studio API)
 
 	mu       sync.Mutex
