@@ -104,12 +104,13 @@ func (l *leaderState) handlePlace(msg *nats.Msg) {
 		return
 	}
 	t := &ticket{req: req, since: now, rtt: rtt}
+	resubmitted := req.Resubmit && !verifyAt.Equal(now)
 	created := func() { // once the ticket is real: placed, or queued
-		if !req.Resubmit || verifyAt == now {
+		if !resubmitted {
 			m.publishEvent(protocol.Event{Kind: "ticket_created", Session: req.Session, Game: req.Game, Studio: req.Studio})
 		}
 	}
-	if req.Resubmit && verifyAt != now {
+	if resubmitted {
 		t.since = req.Since // re-submitted after a failover: keep its age
 	}
 	if !l.waiting(req.Game) && !l.studioFull(t) {

@@ -19,7 +19,7 @@ const (
 	MaxRTT = 2 * time.Second
 	// MinKeySize is the shortest HMAC key Sign and Verify accept, in bytes. Use 32 random
 	// bytes.
-	MinKeySize = 16
+	MinKeySize = 32
 
 	tokenVersion = 1
 	nonceBytes   = 12

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -78,7 +77,9 @@ func run(args []string, stderr io.Writer) error {
 		slots       = fs.Int("slots", 0, "concurrent sessions per host (up: 2 per simulated host; host: 4)")
 		regions     = fs.String("regions", "dxb-1,dxb-2", "simulated data centers (up): two hosts each")
 		simRTT      = fs.String("simulate-rtt", "", "SIMULATION for demos and tests: extra RTT per data center's probe endpoint, e.g. dxb-1=8ms,dxb-2=30ms (up, gateway)")
-		probeKey    = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one")
+		probeKey    = fs.String("probe-key", os.Getenv("EDGEPLAY_PROBE_KEY"), "HMAC key (≥ 32 bytes) shared by gateways and matchmakers for signed RTT samples; $EDGEPLAY_PROBE_KEY; up generates one; a matchmaker refuses to start without one unless --allow-unsigned-rtt")
+		probeKeyF   = fs.String("probe-key-file", "", "file holding the probe key, in place of --probe-key")
+		adminTokenF = fs.String("admin-token-file", "", "file holding the admin API token (≥ 16 bytes), in place of $EDGEPLAY_ADMIN_TOKEN (gateway, up)")
 		peers       = fs.String("peers", "", "other data centers a gateway lists for RTT probes: ID=GATEWAY-URL pairs, e.g. dxb-2=https://gw.dxb-2.example (gateway)")
 		exitDrained = fs.Bool("exit-when-drained", false, "exit 0 once a drain has emptied the host (host)")
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
@@ -143,12 +144,20 @@ func run(args []string, stderr io.Writer) error {
 	}
 	slog.SetDefault(log)
 
-	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log, ProbeKey: []byte(*probeKey)}
+	pk, err := secret("the probe key", "--probe-key-file", *probeKeyF, *probeKey, probe.MinKeySize)
+	if err != nil {
+		return err
+	}
+	adminToken, err := secret("the admin token", "--admin-token-file", *adminTokenF, os.Getenv("EDGEPLAY_ADMIN_TOKEN"), minAdminToken)
+	if err != nil {
+		return err
+	}
+	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log, ProbeKey: pk}
 	cfg.MatchmakerConfig.AllowUnsignedRTT = *unsigned
 	cfg.NATSCreds = *natsCreds
 	cfg.OpsAddr = *opsAddr
 	cfg.MatchmakerConfig.Replicas = *jsRepl
-	cfg.Gateway.AdminToken = os.Getenv("EDGEPLAY_ADMIN_TOKEN")
+	cfg.Gateway.AdminToken = string(adminToken)
 	for _, c := range strings.Split(*proxies, ",") {
 		if c = strings.TrimSpace(c); c == "" {
 			continue
@@ -303,6 +312,10 @@ func run(args []string, stderr io.Writer) error {
 			return err
 		}
 	case "matchmaker":
+		if len(pk) == 0 && !*unsigned {
+			return fmt.Errorf("a matchmaker without a probe key would trust the RTTs players report: set --probe-key, " +
+				"--probe-key-file or $EDGEPLAY_PROBE_KEY (the gateways' key, ≥ 32 bytes), or --allow-unsigned-rtt for development")
+		}
 		cfg.Matchmaker = true
 	case "host":
 		id := *hostID
@@ -323,7 +336,7 @@ func run(args []string, stderr io.Writer) error {
 	if cmd != "up" && cmd != "turn" && cfg.NATSURL == "" {
 		return errors.New("--nats is required (e.g. --nats nats://127.0.0.1:4222)")
 	}
-	hm := hostMode{exitWhenDrained: *exitDrained, grace: *grace, drainOnTerm: cmd == "host"}
+	hm := hostMode{exitWhenDrained: *exitDrained, grace: *grace, drainOnTerm: cmd == "host", printToken: len(adminToken) == 0}
 	return serve(cfg, log, hm)
 }
 
@@ -335,6 +348,8 @@ type hostMode struct {
 	grace       time.Duration
 	// exitWhenDrained: exit 0 once an operator's drain has emptied the host.
 	exitWhenDrained bool
+	// printToken: the admin token was made here (up), so the banner shows it.
+	printToken bool
 }
 
 func serve(cfg app.Config, log *slog.Logger, hm hostMode) error {
@@ -350,7 +365,7 @@ func serve(cfg app.Config, log *slog.Logger, hm hostMode) error {
 	if u := a.URL(); u != "" {
 		log.Info("edgeplay is running", "url", u)
 		fmt.Fprintf(os.Stdout, "\n  edgeplay is running: open %s and press Play (Ctrl-C to stop)\n", u)
-		if tok := cfg.Gateway.AdminToken; tok != "" && os.Getenv("EDGEPLAY_ADMIN_TOKEN") == "" {
+		if tok := cfg.Gateway.AdminToken; tok != "" && hm.printToken {
 			fmt.Fprintf(os.Stdout, "  admin API token (for edgectl): export EDGEPLAY_ADMIN_TOKEN=%s\n", tok)
 		}
 		if cfg.Gateway.RequireJoinTokens {
@@ -446,6 +461,9 @@ func udpPort(addr string) (int, error) {
 // regionName turns "dxb-1" into "DXB-1" for display.
 func regionName(id string) string { return strings.ToUpper(id) }
 
+// minAdminToken is the shortest admin token a gateway accepts, in bytes.
+const minAdminToken = 16
+
 func randomKey() []byte {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -478,16 +496,5 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // resumeSecret is the gateway's resume-token secret: the file's content (without surrounding
 // white space), else $EDGEPLAY_RESUME_SECRET, else none (the gateway makes a random one).
 func resumeSecret(file string) ([]byte, error) {
-	secret := []byte(os.Getenv("EDGEPLAY_RESUME_SECRET"))
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("--resume-secret-file: %w", err)
-		}
-		secret = bytes.TrimSpace(b)
-	}
-	if len(secret) > 0 && len(secret) < resume.MinSecret {
-		return nil, fmt.Errorf("the resume secret is %d bytes: it must be at least %d", len(secret), resume.MinSecret)
-	}
-	return secret, nil
+	return secret("the resume secret", "--resume-secret-file", file, os.Getenv("EDGEPLAY_RESUME_SECRET"), resume.MinSecret)
 }

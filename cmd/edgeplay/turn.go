@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -124,14 +123,7 @@ func (f turnFlags) gatewayConfig() (server.TURNConfig, error) {
 }
 
 // readSecret is --turn-secret-file's content (without surrounding white space) or
-// --turn-secret.
+// --turn-secret, refused when it is a placeholder (its length is checked where it is used).
 func (f turnFlags) readSecret() ([]byte, error) {
-	if f.secretFile == "" {
-		return []byte(f.secret), nil
-	}
-	b, err := os.ReadFile(f.secretFile)
-	if err != nil {
-		return nil, fmt.Errorf("--turn-secret-file: %w", err)
-	}
-	return []byte(strings.TrimSpace(string(b))), nil
+	return secret("the TURN secret", "--turn-secret-file", f.secretFile, f.secret, 1)
 }
