@@ -26,6 +26,18 @@ var contentTypes = map[string]string{
 	".svg":  "image/svg+xml",
 }
 
+// pagePolicy is the Content Security Policy of each page: scripts and styles only from the
+// gateway, no plugins, no base or form tricks. The player page may open websockets to other
+// data centers' gateways (their RTT probes) and be framed by the gateway's own pages only
+// (studios embed the player as an element, not a frame); the ops page, which holds the admin
+// token, talks to its own gateway only and is never framed.
+var pagePolicy = func() map[string]string {
+	common := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; "
+	player := common + "connect-src 'self' ws: wss: http: https:; media-src 'self' blob:; frame-ancestors 'self'"
+	ops := common + "connect-src 'self'; frame-ancestors 'none'"
+	return map[string]string{"/": player, "/index.html": player, "/ops": ops, "/ops.html": ops}
+}()
+
 type asset struct {
 	data        []byte
 	contentType string
@@ -81,6 +93,10 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", a.etag)
 		h.Set("X-Content-Type-Options", "nosniff")
+		if csp := pagePolicy[name]; csp != "" {
+			h.Set("Content-Security-Policy", csp)
+			h.Set("Referrer-Policy", "no-referrer")
+		}
 		if a.contentType == contentTypes[".js"] || a.contentType == contentTypes[".css"] {
 			// Studios' pages load the player (/sdk/edgeplay-player.js, its modules and its
 			// style) from the gateway: module scripts are fetched in CORS mode. Public code,

@@ -204,3 +204,30 @@ func TestPlayerAssetsAllowOtherOrigins(t *testing.T) {
 		}
 	}
 }
+
+// The pages carry a Content Security Policy: the ops page (it holds the admin token) is never
+// framed and talks to its own gateway only; scripts and styles come from the gateway alone.
+func TestPagePolicies(t *testing.T) {
+	h := Handler()
+	for path, want := range map[string][]string{
+		"/":    {"script-src 'self'", "frame-ancestors 'self'", "connect-src 'self' ws: wss:", "object-src 'none'"},
+		"/ops": {"script-src 'self'", "frame-ancestors 'none'", "connect-src 'self';", "base-uri 'none'"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		csp := rec.Header().Get("Content-Security-Policy")
+		for _, w := range want {
+			if !strings.Contains(csp, w) {
+				t.Errorf("%s: policy %q lacks %q", path, csp, w)
+			}
+		}
+		if rec.Header().Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: no Referrer-Policy", path)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/player.js", nil))
+	if csp := rec.Header().Get("Content-Security-Policy"); csp != "" {
+		t.Errorf("a script with a page policy %q", csp)
+	}
+}
