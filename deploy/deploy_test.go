@@ -110,7 +110,7 @@ func TestKnownFlagsFromSource(t *testing.T) {
 		"resume-secret-file": {"gateway"},
 		"turn-secret":        {"turn", "gateway"},
 		"turn-peers":         {"turn"},
-		"metrics-addr":       {"host", "matchmaker", "turn"},
+		"metrics-addr":       {"host", "matchmaker", "turn", "gateway"},
 		"nats":               {"gateway", "matchmaker", "host"},
 	} {
 		if r := flags[name].roles; !slices.Equal(r, want) {

@@ -94,6 +94,10 @@ type Config struct {
 	MaxConnsPerClient  int
 	MaxQueuedPerClient int
 	MaxConns           int
+	// PrivateMetrics keeps /metrics off the gateway's port (they are served elsewhere: the
+	// process's --metrics-addr); default: served here too.
+	PrivateMetrics bool
+
 	// TrustedProxies are the proxies (load balancers, ingresses) in front of the gateway: for
 	// a connection from one of them the client's address is the rightmost X-Forwarded-For
 	// entry that is not itself a trusted proxy. Empty: the connection's peer address.
@@ -202,7 +206,9 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	if cfg.Probe != nil {
 		s.mux.Handle("GET /v1/probe", s.limitProbes(cfg.Probe))
 	}
-	s.mux.Handle("GET /metrics", promhttp.Handler())
+	if !cfg.PrivateMetrics {
+		s.mux.Handle("GET /metrics", promhttp.Handler())
+	}
 	s.mountAdmin()
 	s.mountGames()
 	s.mux.HandleFunc("POST /v1/studio/tokens", s.mintToken)

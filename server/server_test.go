@@ -125,3 +125,16 @@ func TestWebsocketOrigin(t *testing.T) {
 		t.Fatalf("join from another site: %+v %v, want origin_not_allowed", m, err)
 	}
 }
+
+// With PrivateMetrics (the process serves them on --metrics-addr) the player port has no
+// /metrics.
+func TestPrivateMetrics(t *testing.T) {
+	_, hs, _ := newTestServerConfig(t, Config{PrivateMetrics: true})
+	if code, _ := get(t, hs.URL+"/metrics"); code == http.StatusOK {
+		t.Errorf("/metrics on the player port: %d", code)
+	}
+	_, hs2, _ := newTestServer(t)
+	if code, _ := get(t, hs2.URL+"/metrics"); code != http.StatusOK {
+		t.Errorf("/metrics by default: %d", code)
+	}
+}

@@ -83,7 +83,7 @@ func run(args []string, stderr io.Writer) error {
 		peers       = fs.String("peers", "", "other data centers a gateway lists for RTT probes: ID=GATEWAY-URL pairs, e.g. dxb-2=https://gw.dxb-2.example (gateway)")
 		exitDrained = fs.Bool("exit-when-drained", false, "exit 0 once a drain has emptied the host (host)")
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
-		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090 (host, matchmaker, turn; the gateway serves them on --addr)")
+		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090; a gateway then serves no /metrics on --addr, where players connect (host, matchmaker, turn, gateway)")
 		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV buckets the matchmaker and the gateway create: 3 on a NATS cluster (matchmaker, gateway, up)")
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user, each host its own; see docs/ARCHITECTURE.md)")
 		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")

@@ -61,8 +61,8 @@ type Config struct {
 	// Hosts are the session hosts to run.
 	Hosts []session.Config
 
-	// OpsAddr, when set, serves /metrics, /healthz and /readyz there (for processes without
-	// a gateway, which serves them itself).
+	// OpsAddr, when set, serves /metrics, /healthz and /readyz there; a gateway in the
+	// process then keeps /metrics off its player port (production: metrics are not public).
 	OpsAddr string
 
 	// Webhooks tunes the gateway's webhook deliveries (the retry schedule); zero: defaults.
@@ -201,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		gc := cfg.Gateway
 		if gc.Logger == nil {
 			gc.Logger = a.log
+		}
+		if cfg.OpsAddr != "" {
+			gc.PrivateMetrics = true
 		}
 		if gc.Studios == nil {
 			if gc.Studios, gc.Tokens, err = a.openStudios(ctx, nc, cfg.MatchmakerConfig.Replicas, cfg.Webhooks, gc.Logger); err != nil {
