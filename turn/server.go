@@ -15,6 +15,7 @@ import (
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 
+	"github.com/edgeplay/edgeplay/internal/certs"
 	"github.com/edgeplay/edgeplay/internal/metrics"
 	"github.com/edgeplay/edgeplay/internal/pionlog"
 )
@@ -95,16 +96,16 @@ func New(cfg Config) (s *Server, err error) {
 		},
 	}
 	if cfg.CertFile != "" {
-		certs, err := newCertReloader(cfg.CertFile, cfg.KeyFile)
+		reloader, err := certs.NewReloader(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return s, err
+			return s, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		var lc net.ListenConfig
 		raw, err := lc.Listen(context.Background(), "tcp", cfg.TLSAddr)
 		if err != nil {
 			return s, fmt.Errorf("turn: listen tls %s: %w", cfg.TLSAddr, err)
 		}
-		s.tls = newTLSListener(s, raw, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get})
+		s.tls = newTLSListener(s, raw, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: reloader.GetCertificate})
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tls, RelayAddressGenerator: s.relayGenerator("tls"), PermissionHandler: s.permit,
 		})

@@ -114,6 +114,8 @@ func run(args []string, stderr io.Writer) error {
 		logFormat   = fs.String("log-format", "text", "text or json")
 		gamesFile   = fs.String("games", "", "catalog file of games that run as their own process (JSON; docs/SDK.md, \"Catalog file\"), beside --game (up, host)")
 		proxies     = fs.String("trusted-proxies", "", "CIDRs of the proxies in front of the gateway (load balancer, ingress), comma-separated: behind them a player's address, for the per-network connection limits, is the X-Forwarded-For entry they add (gateway, up)")
+		tlsCert     = fs.String("tls-cert", "", "TLS certificate chain (PEM) of the gateway: it serves https and wss; reread when it changes (gateway, up)")
+		tlsKey      = fs.String("tls-key", "", "TLS key (PEM) of --tls-cert (gateway, up)")
 		joinTokens  = fs.String("join-tokens", "optional", "required: a join needs a join token from a studio's backend (production, docs/STUDIO.md); optional: a join without one plays too, as from the built-in page (gateway, up)")
 		gameArgs    gameFlags
 	)
@@ -156,6 +158,7 @@ func run(args []string, stderr io.Writer) error {
 	cfg.MatchmakerConfig.AllowUnsignedRTT = *unsigned
 	cfg.NATSCreds = *natsCreds
 	cfg.OpsAddr = *opsAddr
+	cfg.GatewayTLSCert, cfg.GatewayTLSKey = *tlsCert, *tlsKey
 	cfg.MatchmakerConfig.Replicas = *jsRepl
 	cfg.Gateway.AdminToken = string(adminToken)
 	for _, c := range strings.Split(*proxies, ",") {

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgeplay/edgeplay/internal/certs"
 	"github.com/edgeplay/edgeplay/internal/natsd"
 	"github.com/edgeplay/edgeplay/matchmaker"
 	"github.com/edgeplay/edgeplay/probe"
@@ -46,6 +48,9 @@ type Config struct {
 	// Gateway listens on GatewayAddr (e.g. ":8080"); empty runs no gateway.
 	GatewayAddr string
 	Gateway     server.Config
+	// GatewayTLSCert and GatewayTLSKey (PEM files) serve the gateway over TLS (https, wss),
+	// the files read again when they change (a renewed certificate needs no restart).
+	GatewayTLSCert, GatewayTLSKey string
 
 	// Regions are the data centers this process's gateway measures RTT for (its probe
 	// endpoint), with the simulated extra delay of each (--simulate-rtt; 0 = none), and that it
@@ -96,6 +101,7 @@ type App struct {
 	tokens   *studio.Tokens
 	webhooks *studio.Webhooks
 	ln       net.Listener
+	tls      bool // the gateway's listener is TLS
 	serveErr chan error
 	ops      *opsServer
 	turn     *turn.Server
@@ -241,10 +247,22 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if err := a.gw.WatchHostLost(); err != nil {
 			return a, err
 		}
+		var reloader *certs.Reloader
+		if cfg.GatewayTLSCert != "" || cfg.GatewayTLSKey != "" {
+			if cfg.GatewayTLSCert == "" || cfg.GatewayTLSKey == "" {
+				return a, errors.New("gateway TLS: give both the certificate and the key")
+			}
+			if reloader, err = certs.NewReloader(cfg.GatewayTLSCert, cfg.GatewayTLSKey); err != nil {
+				return a, fmt.Errorf("gateway: %w", err)
+			}
+		}
 		var lc net.ListenConfig
 		a.ln, err = lc.Listen(ctx, "tcp", cfg.GatewayAddr)
 		if err != nil {
 			return a, fmt.Errorf("gateway listen %s: %w", cfg.GatewayAddr, err)
+		}
+		if reloader != nil {
+			a.ln, a.tls = tls.NewListener(a.ln, reloader.ServerConfig()), true
 		}
 		go func() { a.serveErr <- a.gw.Serve(a.ln) }()
 	}
@@ -295,7 +313,11 @@ func (a *App) URL() string {
 	if addr.IP.IsUnspecified() {
 		host = "localhost"
 	}
-	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+	scheme := "http"
+	if a.tls {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, fmt.Sprint(addr.Port)))
 }
 
 // turnURLs are the TURN URIs of a server running in this process, at its relay address (the
