@@ -85,6 +85,9 @@ func run(args []string, stderr io.Writer) error {
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
 		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090; a gateway then serves no /metrics on --addr, where players connect (host, matchmaker, turn, gateway)")
 		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV buckets the matchmaker and the gateway create: 3 on a NATS cluster (matchmaker, gateway, up)")
+		natsCA      = fs.String("nats-ca", "", "CA certificate (PEM) that signs the NATS servers' TLS certificates, for tls:// URLs in --nats (all but up)")
+		natsCert    = fs.String("nats-cert", "", "client certificate (PEM) for NATS servers that verify clients (mutual TLS), with --nats-key (all but up)")
+		natsKey     = fs.String("nats-key", "", "key (PEM) of --nats-cert (all but up)")
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats (each role its own user, each host its own; see docs/ARCHITECTURE.md)")
 		unsigned    = fs.Bool("allow-unsigned-rtt", false, "DEV ONLY: the matchmaker accepts RTTs the client did not have signed (matchmaker, up)")
 		udpAddr     = fs.String("udp", ":8443", "ICE UDP address shared by all sessions of the host (up, host)")
@@ -157,6 +160,10 @@ func run(args []string, stderr io.Writer) error {
 	cfg := app.Config{NATSURL: *natsURL, NATSPort: *natsPort, DataDir: *dataDir, Logger: log, ProbeKey: pk}
 	cfg.MatchmakerConfig.AllowUnsignedRTT = *unsigned
 	cfg.NATSCreds = *natsCreds
+	if (*natsCert == "") != (*natsKey == "") {
+		return errors.New("--nats-cert and --nats-key go together")
+	}
+	cfg.NATSCA, cfg.NATSCert, cfg.NATSKey = *natsCA, *natsCert, *natsKey
 	cfg.OpsAddr = *opsAddr
 	cfg.GatewayTLSCert, cfg.GatewayTLSKey = *tlsCert, *tlsKey
 	cfg.MatchmakerConfig.Replicas = *jsRepl

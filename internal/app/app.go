@@ -44,6 +44,10 @@ type Config struct {
 	NATSAuth bool
 	// NATSCreds is a NATS credentials file for an external NATS (NATSURL).
 	NATSCreds string
+	// NATSCA (PEM) verifies an external NATS server's TLS certificate (tls:// URLs, or a
+	// server that requires TLS); NATSCert and NATSKey are this process's client certificate
+	// for a server that verifies clients (mutual TLS).
+	NATSCA, NATSCert, NATSKey string
 
 	// Gateway listens on GatewayAddr (e.g. ":8080"); empty runs no gateway.
 	GatewayAddr string
@@ -150,6 +154,12 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 		if cfg.NATSCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+		}
+		if cfg.NATSCA != "" {
+			opts = append(opts, nats.RootCAs(cfg.NATSCA))
+		}
+		if cfg.NATSCert != "" || cfg.NATSKey != "" {
+			opts = append(opts, nats.ClientCert(cfg.NATSCert, cfg.NATSKey))
 		}
 		nc, closeFn, err := natsd.Connect(cfg.NATSURL, a.nats, name, a.log, opts...)
 		if err != nil {
