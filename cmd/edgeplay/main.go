@@ -85,6 +85,7 @@ func run(args []string, stderr io.Writer) error {
 		grace       = fs.Duration("drain-grace", 30*time.Minute, "drain deadline for SIGTERM and for drains that name none (host, up)")
 		opsAddr     = fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz here, e.g. :9090; a gateway then serves no /metrics on --addr, where players connect (host, matchmaker, turn, gateway)")
 		jsRepl      = fs.Int("jetstream-replicas", 1, "replicas of the JetStream streams and KV buckets the matchmaker and the gateway create: 3 on a NATS cluster (matchmaker, gateway, up)")
+		natsNoAuth  = fs.Bool("nats-no-auth", false, "DEV ONLY: connect to an external NATS without credentials (roles refuse to otherwise: any client of that NATS could then act as any role) (all but turn)")
 		natsCA      = fs.String("nats-ca", "", "CA certificate (PEM) that signs the NATS servers' TLS certificates, for tls:// URLs in --nats (all but up)")
 		natsCert    = fs.String("nats-cert", "", "client certificate (PEM) for NATS servers that verify clients (mutual TLS), with --nats-key (all but up)")
 		natsKey     = fs.String("nats-key", "", "key (PEM) of --nats-cert (all but up)")
@@ -164,6 +165,10 @@ func run(args []string, stderr io.Writer) error {
 		return errors.New("--nats-cert and --nats-key go together")
 	}
 	cfg.NATSCA, cfg.NATSCert, cfg.NATSKey = *natsCA, *natsCert, *natsKey
+	if *natsURL != "" && cmd != "turn" && *natsCreds == "" && *natsCert == "" && !urlHasUser(*natsURL) && !*natsNoAuth {
+		return errors.New("connecting to NATS without credentials: give --nats-creds (a user per role, docs/ARCHITECTURE.md " +
+			"\"Users and permissions\"), user:password in the URL or a client certificate, or --nats-no-auth for a development cluster")
+	}
 	cfg.OpsAddr = *opsAddr
 	cfg.GatewayTLSCert, cfg.GatewayTLSKey = *tlsCert, *tlsKey
 	cfg.MatchmakerConfig.Replicas = *jsRepl
@@ -470,6 +475,16 @@ func udpPort(addr string) (int, error) {
 
 // regionName turns "dxb-1" into "DXB-1" for display.
 func regionName(id string) string { return strings.ToUpper(id) }
+
+// urlHasUser reports whether a NATS URL list carries credentials (nats://user:pass@host).
+func urlHasUser(list string) bool {
+	for _, u := range strings.Split(list, ",") {
+		if at := strings.LastIndexByte(u, '@'); at > strings.Index(u, "://") && strings.Index(u, "://") >= 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // minAdminToken is the shortest admin token a gateway accepts, in bytes.
 const minAdminToken = 16

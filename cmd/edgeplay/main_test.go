@@ -119,7 +119,7 @@ func TestBadFlags(t *testing.T) {
 		{"game without a program", []string{"host", "--game", "a=/nonexistent/game"}, "--game"},
 		{"bad simulate-rtt", []string{"up", "--simulate-rtt", "dxb-1=fast"}, "--simulate-rtt"},
 		{"simulate-rtt for an unknown region", []string{"up", "--simulate-rtt", "mars-1=5ms"}, "not in --regions"},
-		{"bad peers", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--probe-key", "0123456789abcdef0123456789abcdef", "--region", "dxb-1", "--peers", "dxb-2=ftp://x"}, "--peers"},
+		{"bad peers", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--nats-no-auth", "--probe-key", "0123456789abcdef0123456789abcdef", "--region", "dxb-1", "--peers", "dxb-2=ftp://x"}, "--peers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,7 +176,7 @@ func TestHostDrainExits(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			args := append([]string{
-				"host", "--nats", ns.ClientURL(), "--id", id, "--udp", "127.0.0.1:0",
+				"host", "--nats", ns.ClientURL(), "--nats-no-auth", "--id", id, "--udp", "127.0.0.1:0",
 				"--drain-grace", "20s", "--log-level", "warn",
 			}, tt.extra...)
 			cmd := exec.CommandContext(ctx, os.Args[0], args...)

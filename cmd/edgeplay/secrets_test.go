@@ -46,7 +46,7 @@ func TestRolesRefuseWeakSecrets(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"matchmaker without a probe key", nil, []string{"matchmaker", "--nats", "nats://127.0.0.1:1"}, "would trust the RTTs"},
+		{"matchmaker without a probe key", nil, []string{"matchmaker", "--nats", "nats://127.0.0.1:1", "--nats-no-auth"}, "would trust the RTTs"},
 		{"short probe key", nil, []string{"gateway", "--probe-key", "sixteen-bytes-ok"}, "the probe key is 16 bytes"},
 		{"placeholder admin token", map[string]string{"EDGEPLAY_ADMIN_TOKEN": "REPLACE-ME"}, []string{"gateway"}, "the admin token"},
 		{"short admin token", map[string]string{"EDGEPLAY_ADMIN_TOKEN": "t0ken"}, []string{"up"}, "at least 16"},
@@ -63,5 +63,29 @@ func TestRolesRefuseWeakSecrets(t *testing.T) {
 				t.Fatalf("error %v, want one that mentions %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A role on an external NATS without credentials refuses to start unless --nats-no-auth says
+// it is a development cluster.
+func TestRolesRefuseNATSWithoutCredentials(t *testing.T) {
+	t.Setenv("EDGEPLAY_PROBE_KEY", "")
+	for _, args := range [][]string{
+		{"host", "--nats", "nats://127.0.0.1:1"},
+		{"gateway", "--nats", "nats://127.0.0.1:1"},
+		{"matchmaker", "--nats", "nats://127.0.0.1:1", "--allow-unsigned-rtt"},
+	} {
+		var stderr bytes.Buffer
+		if err := run(args, &stderr); err == nil || !strings.Contains(err.Error(), "without credentials") {
+			t.Errorf("%v: %v, want a refusal without credentials", args, err)
+		}
+	}
+	for _, u := range []string{"nats://edgeplay-host:secret@127.0.0.1:1", "nats://a:1,nats://u:p@b:2"} {
+		if !urlHasUser(u) {
+			t.Errorf("%s carries credentials", u)
+		}
+	}
+	if urlHasUser("nats://127.0.0.1:1,nats://b:2") {
+		t.Error("no credentials in a plain URL list")
 	}
 }

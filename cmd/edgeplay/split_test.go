@@ -126,7 +126,7 @@ func TestRolesOnExternalNATS(t *testing.T) {
 	t.Logf("%s, version %s", natsBin, nc.ConnectedServerVersion())
 
 	const key, token = "split-test-probe-key-0123456789abcdef", "split-test-admin-token"
-	common := []string{"--nats", url, "--log-level", "info"}
+	common := []string{"--nats", url, "--nats-no-auth", "--log-level", "info"}
 	mm := startRole(t, nil, append([]string{"matchmaker", "--probe-key", key}, common...)...)
 	hostArgs := []string{"host", "--id", "gpu-1", "--region", "dxb-1", "--slots", "2", "--udp", "127.0.0.1:0", "--size", "320x240"}
 	hostRole := startRole(t, nil, append(hostArgs, common...)...)

@@ -111,8 +111,8 @@ func TestTURNFlags(t *testing.T) {
 		{"turn bad peers", []string{"turn", "--turn-addr", "127.0.0.1:0", "--turn-secret", testTURNSecret, "--turn-peers", "10.0.0.0"}, "--turn-peers"},
 		{"turn missing secret file", []string{"turn", "--turn-addr", "127.0.0.1:0", "--turn-secret-file", "/nonexistent/secret"}, "--turn-secret-file"},
 		{"turn half a certificate", []string{"turn", "--turn-addr", "127.0.0.1:0", "--turn-secret", testTURNSecret, "--turn-cert", "c.pem"}, "certificate"},
-		{"gateway turn-url without secret", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--turn-url", "turn:t.example:3478"}, "secret"},
-		{"gateway bad turn-url", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--turn-secret", testTURNSecret, "--turn-url", "http://t.example"}, "turn URL"},
+		{"gateway turn-url without secret", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--nats-no-auth", "--turn-url", "turn:t.example:3478"}, "secret"},
+		{"gateway bad turn-url", []string{"gateway", "--nats", "nats://127.0.0.1:1", "--nats-no-auth", "--turn-secret", testTURNSecret, "--turn-url", "http://t.example"}, "turn URL"},
 		{"up bad ports", []string{"up", "--turn-relay-ports", "x"}, "--turn-relay-ports"},
 	}
 	for _, tt := range tests {

@@ -116,7 +116,7 @@ func startLabSystem(tb testing.TB, lab *netlab.Lab, h labHost) *labSystem {
 		h.udp = ":19443"
 	}
 	args := []string{
-		"host", "--nats", "nats://" + net.JoinHostPort(lab.PlayerIP.String(), port),
+		"host", "--nats-no-auth", "--nats", "nats://" + net.JoinHostPort(lab.PlayerIP.String(), port),
 		"--id", "lab-host", "--region", "local", "--slots", "1", "--udp", h.udp, "--log-level", "debug",
 	}
 	if h.publicIP != "" {
