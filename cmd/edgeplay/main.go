@@ -479,7 +479,7 @@ func regionName(id string) string { return strings.ToUpper(id) }
 // urlHasUser reports whether a NATS URL list carries credentials (nats://user:pass@host).
 func urlHasUser(list string) bool {
 	for _, u := range strings.Split(list, ",") {
-		if at := strings.LastIndexByte(u, '@'); at > strings.Index(u, "://") && strings.Index(u, "://") >= 0 {
+		if scheme := strings.Index(u, "://"); scheme >= 0 && strings.LastIndexByte(u, '@') > scheme {
 			return true
 		}
 	}
