@@ -362,6 +362,11 @@ func TestServe(t *testing.T) {
 		}
 		h.send(gameproto.AudioRelease{Slot: m.Slot})
 	}
+	// Serve's loop applies the notes in order, but on its own goroutine: the audio above does
+	// not wait for it.
+	for deadline := time.Now().Add(5 * time.Second); f.back.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if f.away.Load() != 1 || f.back.Load() != 1 {
 		t.Errorf("presence: away %d, back %d", f.away.Load(), f.back.Load())
 	}
